@@ -1,0 +1,1 @@
+"""Text in, vectors and an index out: loading, chunking, embedding and FAISS."""

@@ -1,0 +1,29 @@
+"""Settings → loaded models, index, retriever and pipeline: the one place that wires them."""
+from __future__ import annotations
+
+import logging
+import time
+
+from embeddings.encoder import load_embedder
+from embeddings.indexing import IndexStatus, open_index
+from qa.retriever import Retriever
+from qa.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def build_retriever(settings: Settings, *, rebuild: bool = False, allow_rebuild: bool = True,
+                    show_progress: bool = True) -> tuple[Retriever, IndexStatus]:
+    """Load the embedder and the index for ``settings`` (rebuilding a stale index if allowed)."""
+    started = time.perf_counter()
+    embedder = load_embedder(settings.embedding_model, cache_dir=settings.cache_dir)
+    log.info("embedding model: %s (loaded in %.1f s)", embedder.name, time.perf_counter() - started)
+    status = open_index(settings.corpus_dir, settings.index_dir, embedder,
+                        max_tokens=settings.chunk_tokens, overlap=settings.chunk_overlap,
+                        rebuild=rebuild, allow_rebuild=allow_rebuild, show_progress=show_progress)
+    if status.rebuilt:
+        log.info("index rebuilt in %s: %s", settings.index_dir, "; ".join(status.reasons))
+    elif status.reasons:
+        log.warning("the index in %s is out of date (%s); run qa index to rebuild it",
+                    settings.index_dir, "; ".join(status.reasons))
+    return Retriever(status.index, embedder), status

