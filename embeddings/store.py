@@ -13,7 +13,7 @@ import logging
 import os
 import shutil
 import tempfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from types import MappingProxyType
 from typing import Iterable, Mapping
@@ -61,7 +61,7 @@ class IndexManifest:
     extra: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))
 
     def to_json(self) -> str:
-        data = asdict(self)
+        data = {f.name: getattr(self, f.name) for f in fields(self)}
         data["chunking"] = dict(self.chunking)
         data["extra"] = dict(self.extra)
         return json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True)
@@ -70,10 +70,11 @@ class IndexManifest:
     def from_json(cls, text: str, *, source: Path) -> "IndexManifest":
         try:
             data = json.loads(text)
-            return cls(**data)
+            manifest = cls(**data)
         except (ValueError, TypeError) as error:
             raise QAError(f"{source} is not a valid index manifest ({error}); "
                           "rebuild the index with: qa index --rebuild") from None
+        return manifest
 
     def differences(self, *, model_name: str, model_fingerprint: str,
                     chunking: Mapping[str, object], corpus_fingerprint: str) -> list[str]:

@@ -27,3 +27,19 @@ def build_retriever(settings: Settings, *, rebuild: bool = False, allow_rebuild:
         log.warning("the index in %s is out of date (%s); run qa index to rebuild it",
                     settings.index_dir, "; ".join(status.reasons))
     return Retriever(status.index, embedder), status
+
+
+def build_pipeline(settings: Settings, *, rebuild: bool = False, allow_rebuild: bool = True,
+                   show_progress: bool = True) -> "QAPipeline":
+    """Embedder, index, retriever, reader and abstention policy for ``settings``, loaded once."""
+    from qa.pipeline import QAPipeline
+    from qa.reader import load_reader
+
+    retriever, _ = build_retriever(settings, rebuild=rebuild, allow_rebuild=allow_rebuild,
+                                   show_progress=show_progress)
+    started = time.perf_counter()
+    reader = load_reader(settings.reader_model, cache_dir=settings.cache_dir)
+    why = "the offline default, since no QA model was configured" if settings.reader_model == "builtin" \
+        else f"configured as {settings.reader_model!r}"
+    log.info("reader: %s (%s; loaded in %.1f s)", reader.name, why, time.perf_counter() - started)
+    return QAPipeline(retriever, reader)

@@ -16,7 +16,23 @@ from qa.errors import QAError
 # ``set_defaults(handler=...)``; a handler takes the parsed args and returns an exit code.
 COMMAND_MODULES = (
     "qa.commands.index",
+    "qa.commands.eval",
+    "qa.commands.serve",
 )
+
+
+def configure_logging(level: int) -> None:
+    """Our own log lines at ``level``; third-party libraries only when they warn."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s",
+                        stream=sys.stderr, force=True)
+    for name in ("qa", "embeddings", "app", "benchmarks"):
+        logging.getLogger(name).setLevel(level)
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # "Loading weights" bars on every start
+    except ImportError:  # pragma: no cover
+        pass
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,7 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    configure_logging(level)
     if not getattr(args, "handler", None):
         parser.print_help(sys.stderr)
         return 2
@@ -48,6 +64,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("qa: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into head & co.: not an error worth a traceback
+        sys.stderr.close()
+        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -63,3 +63,4 @@ class Response:
     reader: str
     abstained: bool
     retrieval_query: str = ""   # the text actually searched (differs for follow-ups)
+    confidence: float = 0.0     # the abstention policy's confidence that an answer is there
