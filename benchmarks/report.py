@@ -1,0 +1,36 @@
+"""Benchmark scripts replace their own "## title" section of docs/BENCHMARKS.md, atomically."""
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from pathlib import Path
+
+BENCHMARKS_MD = Path(__file__).resolve().parent.parent / "docs" / "BENCHMARKS.md"
+HEADER = "# Benchmarks\n\nEach section is written by the script named in it; rerun its command to update it.\n"
+
+
+def update_section(title: str, markdown: str, *, path: Path | str = BENCHMARKS_MD) -> Path:
+    """Replace (or append) the section headed ``## title`` with ``markdown``; other sections stay.
+
+    The section runs up to the next ``## `` heading. The file is created if missing and
+    written through a temp file + rename, so readers never see half a file.
+    """
+    path = Path(path)
+    text = path.read_text(encoding="utf-8") if path.exists() else HEADER
+    section = f"## {title}\n\n{markdown.strip()}\n"
+    pattern = re.compile(rf"^## {re.escape(title)}[ \t]*\n.*?(?=^## |\Z)", re.MULTILINE | re.DOTALL)
+    if pattern.search(text):
+        text = pattern.sub(lambda _: section + "\n", text, count=1).rstrip("\n") + "\n"
+    else:
+        text = text.rstrip("\n") + "\n\n" + section
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".BENCHMARKS.", suffix=".md", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

@@ -1,0 +1,260 @@
+"""Articles on disk become Documents with a stable id, a title and honest metadata."""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Mapping
+
+from embeddings.sentences import split_sentences
+from qa.errors import QAError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """One article. ``doc_id`` is the file name; offsets everywhere point into ``text``."""
+
+    doc_id: str
+    title: str
+    text: str
+    metadata: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+
+SUPPORTED_SUFFIXES = (".txt", ".md")
+MAX_BYTES = 5_000_000
+# Longer first sentences are cut at a word boundary and end in "…" when used as a title.
+TITLE_MAX_CHARS = 140
+# Metadata is read from the article's head only, never from its body.
+_HEAD_LINES = 4
+
+# News agencies: "Von dpa" names the outlet, "Von Anna Muster" only an author.
+_AGENCIES = frozenset(
+    "dpa dpa-afx afp ap reuters kna epd sid apa sda keystone-sda dts bloomberg".split()
+)  # compared in lower case
+# "WASHINGTON/KIEW (dpa-AFX) - US-Präsident ...": the place line and the outlet.
+# The outlet must be a known agency, so "Die Organisation (OSZE) - ..." is no dateline.
+_DATELINE = re.compile(
+    r"(?P<place>[A-ZÄÖÜ][\w.'-]*(?:[ /](?:am |an der |im |bei )?[A-ZÄÖÜ][\w.'-]*){0,3})"
+    r" \((?P<outlet>[\w./-]{2,24})\) [-–—] "
+)
+# "Von dpa Aktualisiert am 04.09.2025 - 14:07 Uhr Lesedauer: 4 Min."
+_BYLINE = re.compile(
+    r"Von (?P<author>[^\n]{1,60}?)"
+    r"(?= (?:Aktualisiert|Veröffentlicht|Erstellt) am | am \d{1,2}\.\d{1,2}\.\d{4}|\s*$)"
+)
+_NAME_CONNECTORS = frozenset({"und", "von", "van", "de", "der", "zu", "and", "/", ","})
+# A date is metadata only with a publication label or inside a byline, never from the story.
+_DATE = re.compile(
+    r"(?:(?P<label>Aktualisiert|Veröffentlicht|Erstellt) )?am (?P<day>\d{1,2})\.(?P<month>\d{1,2})\."
+    r"(?P<year>\d{4})(?: ?[-–,]? ?(?P<time>\d{1,2}:\d{2}) Uhr)?"
+)
+_READING_TIME = re.compile(r"Lesedauer: (?P<value>\d{1,3} Min\.)")
+# "(neu: Weitere Aussagen ...)": an agency's editorial note above the story.
+_EDITORIAL_NOTE = re.compile(
+    r"\((?P<note>(?:[Nn]eu|[Aa]ktualisiert|Wiederholung|Berichtigung|Korrektur)\b[^()\n]*)\)"
+)
+_MD_HEADING = re.compile(r"#{1,6}\s+(?P<text>.+?)\s*#*\s*")
+_MD_FRONT_MATTER = re.compile(r"---\n(?P<body>.*?\n)---\n", re.DOTALL)
+
+
+def load_corpus(folder: Path | str, *, max_bytes: int = MAX_BYTES) -> list[Document]:
+    """Every usable ``.txt``/``.md`` article in ``folder`` (or the one file ``folder``).
+
+    Unusable files are skipped with one WARNING each; hidden files and sub-folders are
+    ignored. Raises QAError when the path does not exist or nothing usable is left.
+    """
+    path = Path(folder)
+    if not path.exists():
+        raise QAError(
+            f"corpus folder {path} does not exist; pass a folder of .txt/.md articles "
+            "(for example seeds/) or set QA_CORPUS_DIR"
+        )
+    if path.is_file():
+        return [load_document(path, max_bytes=max_bytes)]
+
+    documents = []
+    for file in sorted(path.iterdir(), key=lambda p: p.name):
+        if file.name.startswith(".") or file.is_dir():
+            log.debug("ignoring %s (hidden file or folder)", file)
+            continue
+        try:
+            documents.append(load_document(file, max_bytes=max_bytes))
+        except QAError as error:
+            log.warning("skipping %s", error)
+    if not documents:
+        raise QAError(
+            f"corpus folder {path} holds no usable article (need UTF-8 .txt or .md files; "
+            "see the warnings above for skipped files); add articles or pass another folder"
+        )
+    return documents
+
+
+def load_document(path: Path | str, *, max_bytes: int = MAX_BYTES) -> Document:
+    """One article as a Document; QAError naming the file and the reason if unusable."""
+    path = Path(path)
+    text = _read_text(path, max_bytes=max_bytes)
+    is_markdown = path.suffix.lower() == ".md"
+    title, metadata = _describe(text, is_markdown=is_markdown)
+    return Document(
+        doc_id=path.name,
+        title=title or path.stem,
+        text=text,
+        metadata=MappingProxyType(metadata),
+    )
+
+
+def normalise_newlines(text: str) -> str:
+    """Windows and old-Mac line ends become "\\n", so offsets agree on every platform."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _read_text(path: Path, *, max_bytes: int) -> str:
+    if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+        raise QAError(f"{path}: unsupported file type {path.suffix or '(none)'!r}; "
+                      f"only {', '.join(SUPPORTED_SUFFIXES)} articles are read")
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            raise QAError(f"{path}: file is too large ({size:,} bytes > {max_bytes:,}); "
+                          "split it into articles")
+        data = path.read_bytes()
+    except OSError as error:
+        raise QAError(f"{path}: cannot be read ({error.strerror or error}); check its permissions") from None
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        encoding = "utf-16"  # Windows "Unicode" text: the BOM makes it unambiguous
+    elif b"\x00" in data:
+        raise QAError(f"{path}: binary file (contains NUL bytes), not a text article")
+    else:
+        encoding = "utf-8-sig"  # a UTF-8 BOM is dropped, not kept as U+FEFF in the text
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError as error:
+        if encoding == "utf-16":
+            where, name = str(path), "UTF-16"
+        else:
+            line = data.count(b"\n", 0, error.start) + 1
+            where, name = f"{path}:{line}", "UTF-8"
+        raise QAError(f"{where}: not valid {name} (byte {error.start}); re-save the file as UTF-8") from None
+    text = normalise_newlines(text)
+    if not text.strip():
+        raise QAError(f"{path}: empty file (nothing but white space)")
+    return text
+
+
+def _describe(text: str, *, is_markdown: bool) -> tuple[str, dict[str, str]]:
+    """The headline and the metadata the article's first lines reveal."""
+    lines = [line.strip() for line in text.split("\n")]
+    metadata: dict[str, str] = {}
+    title = ""
+    if is_markdown:
+        front = _MD_FRONT_MATTER.match(text)
+        if front:
+            lines = [line.strip() for line in text[front.end():].split("\n")]
+            title = _front_matter_title(front.group("body"))
+    content = [line for line in lines if line]
+    for line in content[:_HEAD_LINES]:
+        _read_head_line(line, metadata)
+    if not title:
+        title = _title(content, is_markdown=is_markdown)
+    return title, metadata
+
+
+def _read_head_line(line: str, metadata: dict[str, str]) -> None:
+    note = _EDITORIAL_NOTE.fullmatch(line)
+    if note and "note" not in metadata:
+        metadata["note"] = note.group("note").strip()
+        return
+    dateline = _dateline(line)
+    if dateline and "place" not in metadata:
+        metadata["place"] = dateline.group("place")
+        metadata.setdefault("outlet", dateline.group("outlet"))
+    author = _byline_author(line)
+    if author and "author" not in metadata:
+        metadata["author"] = author
+        if author.lower() in _AGENCIES:
+            metadata.setdefault("outlet", author)
+    # A date counts in a byline or after a publication label at the start of a line.
+    date = _DATE.search(line) if author else _DATE.match(line)
+    if date is None or not (author or date.group("label")):
+        return
+    if "date" not in metadata:
+        try:
+            day = dt.date(int(date.group("year")), int(date.group("month")), int(date.group("day")))
+        except ValueError:
+            return  # "am 31.02.2025" is not a date: say nothing rather than guess
+        metadata["date"] = day.isoformat()
+        if date.group("time"):
+            metadata["time"] = date.group("time")
+    reading = _READING_TIME.search(line)
+    if reading:
+        metadata.setdefault("reading_time", reading.group("value"))
+
+
+def _title(content: list[str], *, is_markdown: bool) -> str:
+    """The first line that is neither an editorial note nor a byline, shortened honestly."""
+    if is_markdown:
+        for line in content[:_HEAD_LINES]:
+            heading = _MD_HEADING.fullmatch(line)
+            if heading:
+                return _shorten(heading.group("text"))
+    for index, line in enumerate(content):
+        if _EDITORIAL_NOTE.fullmatch(line) or _byline_author(line):
+            continue
+        if is_markdown and index + 1 < len(content) and re.fullmatch(r"=+|-+", content[index + 1]):
+            return _shorten(line)  # a setext heading ("Title\n=====")
+        heading = _MD_HEADING.fullmatch(line) if is_markdown else None
+        if heading:
+            line = heading.group("text")
+        dateline = _dateline(line)
+        if dateline:
+            line = line[dateline.end():]
+        spans = split_sentences(line)
+        if not spans:
+            continue
+        start, end = spans[0]
+        return _shorten(line[start:end])
+    return ""
+
+
+def _dateline(line: str) -> re.Match[str] | None:
+    match = _DATELINE.match(line)
+    if match and all(part.lower() in _AGENCIES for part in match.group("outlet").split("/")):
+        return match
+    return None
+
+
+def _byline_author(line: str) -> str:
+    """The author of a byline ("Von dpa", "Von Anna Muster und Jan Beispiel"), else ""."""
+    match = _BYLINE.match(line)
+    if match is None:
+        return ""
+    author = match.group("author").strip()
+    words = author.replace(",", " , ").replace("/", " / ").split()
+    if all(w.lower() in _AGENCIES or w in _NAME_CONNECTORS or w[:1].isupper() for w in words):
+        return author
+    return ""
+
+
+def _shorten(sentence: str) -> str:
+    sentence = " ".join(sentence.split())
+    if sentence.endswith(".") and not sentence.endswith(".."):
+        sentence = sentence[:-1].rstrip()
+    if len(sentence) <= TITLE_MAX_CHARS:
+        return sentence
+    cut = sentence.rfind(" ", 0, TITLE_MAX_CHARS)
+    head = sentence[: cut if cut > 0 else TITLE_MAX_CHARS].rstrip(" ,;:-–—")
+    return head + " …"
+
+
+def _front_matter_title(body: str) -> str:
+    for line in body.split("\n"):
+        key, _, value = line.partition(":")
+        if key.strip().lower() == "title" and value.strip():
+            return _shorten(value.strip().strip("\"'"))
+    return ""
+
