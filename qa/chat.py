@@ -1,0 +1,537 @@
+"""The chat's logic without Gradio: checking questions, resolving elliptic follow-ups, and
+rendering answers, citations and highlighted passages as *safe* Markdown/HTML.
+
+Everything that comes from an article or a user is escaped here, once: the app only ever
+places the strings these functions return. Highlights use the answer's exact document
+offsets (``answer.start``/``answer.end``), never a re-match of the answer text.
+"""
+from __future__ import annotations
+
+import html
+import logging
+import re
+from dataclasses import dataclass, fields
+from typing import Iterable, Mapping, Sequence
+
+from embeddings.documents import Document
+from qa.errors import QAError
+from qa.types import Answer, Hit, Response
+
+log = logging.getLogger(__name__)
+
+MAX_QUESTION_CHARS = 1000
+# An alternative answer is shown when its score is at least this share of the best one's:
+# readers' scores fall off steeply, so half the top score still means "a real contender".
+ALTERNATIVE_SCORE_RATIO = 0.5
+MAX_ALTERNATIVES = 2
+CLOSEST_PASSAGES = 3
+SNIPPET_CHARS = 220
+
+NO_ANSWER = {
+    "de": "Dazu finde ich in den Artikeln keine Antwort.",
+    "en": "I can't find an answer to that in the articles.",
+}
+_TEXT = {
+    "de": {
+        "confidence": "Sicherheit",
+        "alternatives": "Andere mögliche Antworten",
+        "sources": "Quellen",
+        "closest": "Die nächstliegenden Stellen",
+        "followup": "Verstanden als",
+        "open": "Ganzen Artikel öffnen",
+        "passage": "Stelle",
+        "words": "Wörter",
+        "no_sources": "Noch keine Quellen: stellen Sie eine Frage.",
+    },
+    "en": {
+        "confidence": "confidence",
+        "alternatives": "Other possible answers",
+        "sources": "Sources",
+        "closest": "The closest passages",
+        "followup": "Understood as",
+        "open": "Open the full article",
+        "passage": "passage",
+        "words": "words",
+        "no_sources": "No sources yet: ask a question.",
+    },
+}
+
+# --------------------------------------------------------------------------- questions
+
+_GERMAN_HINTS = frozenset(
+    "der die das und ist sind wer wie was wann wo warum wieso weshalb welche welcher welches "
+    "hat haben nicht mit von zu den dem des ein eine einen auch noch wurde wurden wird werden "
+    "im am zum zur für über nach bei sich es".split()
+)
+_ENGLISH_HINTS = frozenset(
+    "the and is are who how what when where why which has have not with of to a an also else "
+    "was were will be did does do in on at for about after by it its".split()
+)
+
+
+def detect_language(text: str) -> str:
+    """"de" or "en", by counting common function words; German wins ties (German corpus)."""
+    words = re.findall(r"[a-zäöüß]+", text.lower())
+    if any(ch in text for ch in "äöüÄÖÜß"):
+        return "de"
+    german = sum(w in _GERMAN_HINTS for w in words)
+    english = sum(w in _ENGLISH_HINTS for w in words)
+    return "en" if english > german else "de"
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def check_question(raw: object) -> str:
+    """The question as clean text, or a QAError a user can act on (shown in the chat)."""
+    if raw is None:
+        raw = ""
+    if not isinstance(raw, str):
+        raise QAError(
+            f"Bitte eine Frage als Text eingeben (bekommen: {type(raw).__name__}). "
+            "/ Please type your question as text."
+        )
+    question = " ".join(_CONTROL.sub(" ", raw).split())
+    if not question:
+        raise QAError("Bitte eine Frage eingeben. / Please type a question.")
+    if len(question) > MAX_QUESTION_CHARS:
+        raise QAError(
+            f"Die Frage ist {len(question):,} Zeichen lang; bitte höchstens "
+            f"{MAX_QUESTION_CHARS:,} Zeichen. / The question is {len(question):,} characters "
+            f"long; please keep it under {MAX_QUESTION_CHARS:,}.".replace(",", "\u202f")
+        )
+    return question
+
+
+# --------------------------------------------------------------------------- follow-ups
+
+_QUESTION_WORDS = frozenset(
+    "wer wen wem wessen was wann wo wohin woher warum weshalb wieso weswegen wie wieviel "
+    "wieviele welche welcher welches welchen welchem "
+    "who whom whose what when where why how which".split()
+)
+# Words that may stand beside a bare question word in an elliptic follow-up ("Wer noch?").
+_MODIFIERS = frozenset(
+    "noch sonst denn genau eigentlich dann außerdem else exactly then also again".split()
+)
+_LEAD_PHRASES = (
+    "und was ist mit", "und wie ist es mit", "und wie steht es mit", "was ist mit",
+    "wie ist es mit", "wie steht es mit", "and what about", "and how about", "what about",
+    "how about", "und", "and", "aber", "but", "sowie", "also",
+)
+_PREPOSITIONS = frozenset("seit bis ab in an um für von mit aus zu since until for from at with by to".split())
+_QUANTIFIERS = frozenset("viele viel lange oft weit groß hoch alt many much long often far old".split())
+MAX_FOLLOWUP_WORDS = 5
+
+
+def _is_bare_question(words: list[str]) -> bool:
+    """Only question words, with modifiers or a preposition: "wann", "wer noch", "seit wann"."""
+    allowed = _QUESTION_WORDS | _MODIFIERS | _PREPOSITIONS | _QUANTIFIERS
+    return bool(words) and all(w in allowed for w in words) and any(w in _QUESTION_WORDS for w in words)
+_WORD = re.compile(r"[\w'’-]+", re.UNICODE)
+
+
+def _words(text: str) -> list[str]:
+    return _WORD.findall(text)
+
+
+def _strip_lead(question: str) -> tuple[str, bool]:
+    """The follow-up without its opening "Und"/"What about", and whether it had one."""
+    lowered = question.lower()
+    for phrase in _LEAD_PHRASES:
+        if re.match(re.escape(phrase) + r"(?!\w)", lowered):
+            return question[len(phrase):].lstrip(" ,"), True
+    return question, False
+
+
+def is_followup(question: str) -> bool:
+    """True for an elliptic follow-up: short, and either led by "Und"/"What about", only
+    question words ("Wann?", "Wer noch?"), or a bare phrase of at most three words ending
+    in "?" without any question word ("Die Nato?")."""
+    words = _words(question)
+    if not words or len(words) > MAX_FOLLOWUP_WORDS:
+        return False
+    rest, led = _strip_lead(question.strip())
+    rest_words = [w.lower() for w in _words(rest)]
+    if led:
+        return True
+    if _is_bare_question(rest_words):
+        return True
+    return (
+        len(rest_words) <= 3
+        and question.rstrip().endswith("?")
+        and not any(w in _QUESTION_WORDS for w in rest_words)
+    )
+
+
+def resolve_followup(question: str, history: Sequence[str] | None) -> str:
+    """The query to retrieve and read with: ``question`` itself, or, for an elliptic
+    follow-up, the question combined with the previous turn (itself resolved first).
+
+    ``history`` holds the earlier questions of the conversation as typed, oldest first.
+    - A bare question word replaces the previous question phrase ("Wer", "Wie viele",
+      "Seit wann"): "Wer hat X getan?" + "Und wann?" -> "Wann hat X getan?"; "Wer noch?"
+      keeps its "noch".
+    - Anything else takes the place of the previous question's topic, keeping its question
+      phrase: "Wann ist die Sitzung des Rates?" + "Und die OSZE?" -> "Wann die OSZE?".
+      Without a question phrase it is attached: "Biden Telefonat" + "Und Macron?" ->
+      "Biden Telefonat – und Macron?"
+    A resolved query is never itself a follow-up, so resolving twice changes nothing.
+    """
+    question = " ".join(question.split())
+    if not history or not is_followup(question):
+        return question
+    previous = resolve_followup(history[-1], history[:-1])
+    if not previous or is_followup(previous):
+        return question
+    rest, _ = _strip_lead(question)
+    rest = rest.strip().rstrip("?!. ").strip()
+    if not rest:  # "Und?" alone: ask the previous question again
+        return previous
+    anchor = previous.strip().rstrip("?!. ").strip()
+    rest_words = [w.lower() for w in _words(rest)]
+    phrase, anchor_rest = _split_question_phrase(anchor)
+    if _is_bare_question(rest_words):
+        new_lead = rest[:1].upper() + rest[1:]
+        return f"{new_lead} {anchor_rest or anchor}?"
+    if phrase:
+        return f"{phrase} {rest}?"
+    lead = "and" if detect_language(question) == "en" else "und"
+    return f"{anchor} – {lead} {rest}?"
+
+
+def _split_question_phrase(question: str) -> tuple[str, str]:
+    """("Seit wann", "gilt das") for "Seit wann gilt das": an optional preposition, a question
+    word, an optional quantifier ("Wie viele", "How many"); ("", question) when there is none."""
+    words = question.split(" ")
+    i = 1 if len(words) > 1 and words[0].lower() in _PREPOSITIONS else 0
+    if i >= len(words) or words[i].lower().strip(",") not in _QUESTION_WORDS:
+        return "", question
+    i += 1
+    if i < len(words) and words[i].lower() in _QUANTIFIERS:
+        i += 1
+    return " ".join(words[:i]).rstrip(","), " ".join(words[i:])
+
+
+# --------------------------------------------------------------------------- escaping
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~:$=^])")
+
+
+def escape_html(text: str) -> str:
+    """Text for an HTML element or attribute: shows literally, runs nothing."""
+    return html.escape(text, quote=True)
+
+
+def escape_markdown(text: str) -> str:
+    """Text for a Markdown message (the Chatbot): every Markdown character is backslash-
+    escaped (no links, images, emphasis, lists, autolinks, LaTeX), then HTML-escaped (no
+    tags). Whitespace is collapsed, so indentation cannot make a code block."""
+    text = " ".join(text.split())
+    return html.escape(_MARKDOWN_SPECIAL.sub(r"\\\1", text), quote=True)
+
+
+# --------------------------------------------------------------------------- presenting
+
+
+@dataclass(frozen=True, slots=True)
+class Citation:
+    """A numbered passage: [number] in the chat, one card in the source inspector."""
+
+    number: int
+    hit: Hit
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerView:
+    """What the chat shows for one response: the main answer (None when abstaining), close
+    alternatives, and the citations they point to (for an abstention: the closest passages)."""
+
+    response: Response
+    language: str
+    answer: Answer | None
+    alternatives: tuple[Answer, ...]
+    citations: tuple[Citation, ...]
+    question: str = ""
+
+    @property
+    def abstained(self) -> bool:
+        return self.answer is None
+
+    @property
+    def shown_answers(self) -> tuple[Answer, ...]:
+        return () if self.answer is None else (self.answer, *self.alternatives)
+
+    def citation_for(self, answer: Answer) -> Citation:
+        key = _hit_key(answer.hit)
+        return next(c for c in self.citations if _hit_key(c.hit) == key)
+
+
+def _hit_key(hit: Hit) -> tuple[str, int, int]:
+    return (hit.chunk.doc_id, hit.chunk.start, hit.chunk.end)
+
+
+def _same_text(a: str, b: str) -> bool:
+    return " ".join(a.lower().split()) == " ".join(b.lower().split())
+
+
+def present(
+    response: Response,
+    *,
+    question: str | None = None,
+    threshold: float = 0.0,
+    max_alternatives: int = MAX_ALTERNATIVES,
+    alternative_ratio: float = ALTERNATIVE_SCORE_RATIO,
+) -> AnswerView:
+    """Choose what to show: answers scoring below ``threshold`` are dropped (abstain when none
+    is left), up to ``max_alternatives`` close runners-up, citations numbered in order of
+    first use."""
+    question = response.question if question is None else question
+    language = detect_language(question)
+    answers = [] if response.abstained else [a for a in response.answers if a.score >= threshold]
+    if not answers:
+        citations = tuple(
+            Citation(i, hit) for i, hit in enumerate(response.hits[:CLOSEST_PASSAGES], start=1)
+        )
+        return AnswerView(response, language, None, (), citations, question)
+    best, alternatives = answers[0], []
+    for candidate in answers[1:]:
+        if len(alternatives) >= max_alternatives:
+            break
+        if candidate.score < best.score * alternative_ratio:
+            continue
+        if any(_same_text(candidate.text, a.text) for a in (best, *alternatives)):
+            continue
+        alternatives.append(candidate)
+    citations: list[Citation] = []
+    for answer in (best, *alternatives):
+        if all(_hit_key(c.hit) != _hit_key(answer.hit) for c in citations):
+            citations.append(Citation(len(citations) + 1, answer.hit))
+    return AnswerView(response, language, best, tuple(alternatives), tuple(citations), question)
+
+
+def _source_line(hit: Hit) -> str:
+    """Title, outlet, date: whatever is known."""
+    meta = hit.metadata or {}
+    parts = [hit.title or hit.chunk.doc_id]
+    parts += [meta[key] for key in ("outlet", "date") if meta.get(key)]
+    return " · ".join(parts)
+
+
+def _percent(score: float) -> str:
+    return f"{round(100 * max(0.0, min(1.0, score)))} %"
+
+
+def _snippet(text: str, limit: int = SNIPPET_CHARS) -> str:
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    cut = text.rfind(" ", 0, limit)
+    return text[: cut if cut > limit // 2 else limit] + " …"
+
+
+def question_markdown(question: str) -> str:
+    """A user's question as a chat message: shown literally."""
+    return escape_markdown(question)
+
+
+def answer_markdown(view: AnswerView) -> str:
+    """The assistant's chat message for a response (Markdown, all content escaped)."""
+    t = _TEXT[view.language]
+    lines: list[str] = []
+    resolved = view.response.retrieval_query
+    if resolved and not _same_text(resolved, view.question):
+        lines.append(f"*{t['followup']}: {escape_markdown(resolved)}*\n")
+    if view.answer is None:
+        lines.append(NO_ANSWER[view.language])
+        if view.citations:
+            lines.append(f"\n{t['closest']}:\n")
+            for c in view.citations:
+                lines.append(
+                    f"- **\\[{c.number}\\]** {escape_markdown(_source_line(c.hit))}: "
+                    f"{escape_markdown(_snippet(c.hit.chunk.text))}"
+                )
+        return "\n".join(lines)
+    main = view.citation_for(view.answer)
+    lines.append(
+        f"**{escape_markdown(view.answer.text)}** \\[{main.number}\\]  \n"
+        f"{t['confidence']}: {_percent(view.answer.score)}"
+    )
+    if view.alternatives:
+        alternatives = ", ".join(
+            f"{escape_markdown(a.text)} ({_percent(a.score)}) \\[{view.citation_for(a).number}\\]"
+            for a in view.alternatives
+        )
+        lines.append(f"\n{t['alternatives']}: {alternatives}")
+    lines.append(f"\n{t['sources']}:\n")
+    for c in view.citations:
+        lines.append(f"- \\[{c.number}\\] {escape_markdown(_source_line(c.hit))}")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- HTML panels
+
+Span = tuple[int, int, str]  # document start, end, CSS class
+
+
+def highlight(text: str, *, offset: int, spans: Iterable[Span]) -> str:
+    """``text`` (which starts at document offset ``offset``) as escaped HTML with each span
+    wrapped in ``<mark class=...>``. Spans are document offsets; ones outside ``text`` or
+    overlapping an earlier span are skipped with a warning, never re-matched."""
+    out: list[str] = []
+    position = 0
+    for start, end, css in sorted(spans, key=lambda s: (s[0], -s[1])):
+        local_start, local_end = start - offset, end - offset
+        if not 0 <= position <= local_start <= local_end <= len(text):
+            log.warning("highlight %d-%d outside its passage or overlapping; not marked", start, end)
+            continue
+        out.append(escape_html(text[position:local_start]))
+        out.append(f'<mark class="{css}">{escape_html(text[local_start:local_end])}</mark>')
+        position = local_end
+    out.append(escape_html(text[position:]))
+    return "".join(out)
+
+
+def _meta_html(hit_or_doc_meta: Mapping[str, str]) -> str:
+    keys = ("outlet", "place", "date")
+    parts = [escape_html(hit_or_doc_meta[k]) for k in keys if hit_or_doc_meta.get(k)]
+    return " · ".join(parts)
+
+
+def _answer_spans(view: AnswerView, hit: Hit) -> list[Span]:
+    spans: list[Span] = []
+    for answer in view.shown_answers:
+        if _hit_key(answer.hit) == _hit_key(hit):
+            css = "qa-answer" if answer is view.answer else "qa-alt"
+            spans.append((answer.start, answer.end, css))
+    return spans
+
+
+def sources_html(view: AnswerView | None) -> str:
+    """The source inspector: one card per citation with the passage and its answers marked.
+    Each card has a button (``data-cite``) that opens the full article."""
+    if view is None:
+        return f'<div class="qa-empty">{escape_html(_TEXT["en"]["no_sources"])}</div>'
+    t = _TEXT[view.language]
+    cards = []
+    for c in view.citations:
+        chunk = c.hit.chunk
+        body = highlight(chunk.text, offset=chunk.start, spans=_answer_spans(view, c.hit))
+        meta = _meta_html(c.hit.metadata or {})
+        cards.append(
+            f'<div class="qa-card" data-cite="{c.number}">'
+            f'<div class="qa-card-head"><span class="qa-num">{c.number}</span>'
+            f'<span class="qa-title">{escape_html(c.hit.title or chunk.doc_id)}</span></div>'
+            f'<div class="qa-meta">{meta}{" · " if meta else ""}{escape_html(t["passage"])} '
+            f"{chunk.start}–{chunk.end} · score {c.hit.score:.2f}</div>"
+            f'<div class="qa-passage">{body}</div>'
+            f'<button class="qa-open" data-cite="{c.number}">{escape_html(t["open"])} →</button>'
+            "</div>"
+        )
+    header = NO_ANSWER[view.language] if view.abstained else ""
+    intro = f'<div class="qa-note">{escape_html(header)}</div>' if header else ""
+    return f'<div class="qa-sources">{intro}{"".join(cards)}</div>'
+
+
+def article_html(
+    document: Document,
+    *,
+    passage: tuple[int, int] | None = None,
+    spans: Sequence[Span] = (),
+) -> str:
+    """The whole article, escaped, with the cited passage marked (``id="qa-passage"``) and
+    answer spans highlighted inside it, so the page can scroll it into view."""
+    text = document.text
+    head = (
+        f'<div class="qa-article-head"><div class="qa-article-title">'
+        f"{escape_html(document.title or document.doc_id)}</div>"
+        f'<div class="qa-meta">{_meta_html(document.metadata or {})}'
+        f'{" · " if _meta_html(document.metadata or {}) else ""}{escape_html(document.doc_id)} · '
+        f"{len(text.split())} words</div></div>"
+    )
+    if passage is None or not 0 <= passage[0] <= passage[1] <= len(text):
+        if passage is not None:
+            log.warning("passage %s outside %s; not marked", passage, document.doc_id)
+        body = escape_html(text)
+    else:
+        start, end = passage
+        inner = [s for s in spans if start <= s[0] <= s[1] <= end]
+        body = (
+            escape_html(text[:start])
+            + '<span class="qa-passage-mark" id="qa-passage">'
+            + highlight(text[start:end], offset=start, spans=inner)
+            + "</span>"
+            + escape_html(text[end:])
+        )
+    return f'<div class="qa-article">{head}<div class="qa-article-body">{body}</div></div>'
+
+
+def article_list_html(documents: Mapping[str, Document]) -> str:
+    """The browsable list of articles; each row (``data-doc``) opens its article."""
+    rows = []
+    for doc_id, doc in documents.items():
+        meta = doc.metadata or {}
+        rows.append(
+            f'<tr class="qa-doc-row" data-doc="{escape_html(doc_id)}">'
+            f"<td class=\"qa-doc-title\">{escape_html(doc.title or doc_id)}</td>"
+            f"<td>{escape_html(meta.get('outlet', '') or '–')}</td>"
+            f"<td>{escape_html(meta.get('date', '') or '–')}</td>"
+            f'<td class="qa-num-cell">{len(doc.text.split()):,}</td></tr>'.replace(",", "\u202f")
+        )
+    return (
+        '<table class="qa-doc-table"><thead><tr><th>Title</th><th>Outlet</th><th>Date</th>'
+        f'<th>Words</th></tr></thead><tbody>{"".join(rows)}</tbody></table>'
+    )
+
+
+def citation_article_html(view: AnswerView, number: int, documents: Mapping[str, Document]) -> str:
+    """The full article behind citation ``number`` with its passage and answers marked."""
+    citation = next((c for c in view.citations if c.number == number), None)
+    if citation is None:
+        raise QAError(f"there is no citation [{number}] for this answer; pick one from the list")
+    document = documents.get(citation.hit.chunk.doc_id)
+    if document is None:
+        raise QAError(
+            f"the article {citation.hit.chunk.doc_id!r} is no longer in the index; "
+            "restart the app to reload the corpus"
+        )
+    chunk = citation.hit.chunk
+    return article_html(document, passage=(chunk.start, chunk.end), spans=_answer_spans(view, citation.hit))
+
+
+# --------------------------------------------------------------------------- API data
+
+
+def _answer_dict(answer: Answer, citation: int) -> dict[str, object]:
+    data = {f.name: getattr(answer, f.name) for f in fields(Answer) if f.name != "hit"}
+    data["citation"] = citation
+    return data
+
+
+def _citation_dict(citation: Citation) -> dict[str, object]:
+    hit, chunk = citation.hit, citation.hit.chunk
+    return {
+        "number": citation.number,
+        "doc_id": chunk.doc_id,
+        "title": hit.title,
+        "metadata": dict(hit.metadata or {}),
+        "start": chunk.start,
+        "end": chunk.end,
+        "passage": chunk.text,
+        "score": hit.score,
+        "rank": hit.rank,
+    }
+
+
+def view_to_dict(view: AnswerView) -> dict[str, object]:
+    """The answer as JSON-able data, as the ``/ask`` API endpoint returns it."""
+    return {
+        "question": view.question,
+        "retrieval_query": view.response.retrieval_query or view.question,
+        "language": view.language,
+        "abstained": view.abstained,
+        "message": NO_ANSWER[view.language] if view.abstained else view.answer.text,  # type: ignore[union-attr]
+        "reader": view.response.reader,
+        "answers": [_answer_dict(a, view.citation_for(a).number) for a in view.shown_answers],
+        "citations": [_citation_dict(c) for c in view.citations],
+    }

@@ -1,0 +1,320 @@
+"""qa/chat.py: question checks, follow-up resolution, safe rendering, exact highlights."""
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from embeddings.chunking import Chunk
+from embeddings.documents import Document
+from qa import chat
+from qa.errors import QAError
+from qa.types import Answer, Hit, Response
+
+TEXT = (
+    "Am 12. Januar ist eine Sitzung des Nato-Russland-Rates angesetzt. "
+    "Mehr als 13 000 Menschen sind im Donbass getötet worden. "
+    "Biden bot der Ukraine Sicherheitsgarantien an."
+)
+DOC = Document("a.txt", "Titel <b>A</b>", TEXT, {"outlet": "dpa", "date": "04.09.2025"})
+HOSTILE = '<script>window.__pwned=1</script> <img src=x onerror="window.__pwned=1"> [klick](javascript:alert(1)) ![x](http://e.vil/x.png) **fett** www.e.vil'
+
+
+def make_hit(doc: Document, start: int, end: int, *, rank: int = 1, score: float = 0.9) -> Hit:
+    return Hit(Chunk(doc.doc_id, start, end, doc.text[start:end]), score, rank, doc.title, doc.metadata)
+
+
+def make_answer(hit: Hit, text: str, *, score: float, occurrence: int = 0) -> Answer:
+    local = [m.start() for m in re.finditer(re.escape(text), hit.chunk.text)][occurrence]
+    start = hit.chunk.start + local
+    return Answer(text, score, hit.doc_id, hit.title, start, start + len(text), hit.chunk.text,
+                  hit.chunk.start, hit.chunk.end, hit, "fake")
+
+
+def response(answers=(), hits=(), *, question="Wann tagt der Rat?", abstained=None) -> Response:
+    abstained = not answers if abstained is None else abstained
+    return Response(question, tuple(answers), tuple(hits), "fake", abstained, question)
+
+
+FIRST = make_hit(DOC, 0, 66)
+SECOND = make_hit(DOC, 67, 123, rank=2, score=0.8)
+
+
+# --- questions ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("raw", ["", "   ", "\n\t", None])
+def test_empty_questions_get_a_friendly_error(raw):
+    with pytest.raises(QAError, match="Bitte eine Frage"):
+        chat.check_question(raw)
+
+
+def test_long_question_is_refused_with_its_length():
+    with pytest.raises(QAError, match="10.000 Zeichen"):
+        chat.check_question("x" * 10_000)
+
+
+@pytest.mark.parametrize("raw", [42, ["a"], {"q": 1}, b"bytes"])
+def test_non_text_is_refused(raw):
+    with pytest.raises(QAError, match="als Text"):
+        chat.check_question(raw)
+
+
+def test_question_whitespace_and_control_characters_collapse():
+    assert chat.check_question("  Wer\x00 ist\n\n Biden? ") == "Wer ist Biden?"
+
+
+@pytest.mark.parametrize("text, language", [
+    ("Wie viele Menschen sind gestorben?", "de"),
+    ("Wer hat das gesagt?", "de"),
+    ("How many people were killed in the Donbass?", "en"),
+    ("What did Biden offer Ukraine?", "en"),
+    ("Und wann?", "de"),
+    ("And when?", "en"),
+])
+def test_detect_language(text, language):
+    assert chat.detect_language(text) == language
+
+
+# --- follow-ups -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("question, history, expected", [
+    ("Und wann?", ["Wer hat Selenskyj Unterstützung zugesichert?"],
+     "Wann hat Selenskyj Unterstützung zugesichert?"),
+    ("Wer noch?", ["Wer hat Selenskyj Unterstützung zugesichert?"],
+     "Wer noch hat Selenskyj Unterstützung zugesichert?"),
+    ("And when?", ["Who promised Ukraine support?"], "When promised Ukraine support?"),
+    ("Who else?", ["Who promised Ukraine support?"], "Who else promised Ukraine support?"),
+    ("Und wann?", ["Wie viele Menschen sind im Donbass getötet worden?"],
+     "Wann Menschen sind im Donbass getötet worden?"),
+    ("Und wo?", ["Seit wann gibt es Sanktionen?"], "Wo gibt es Sanktionen?"),
+    ("Und seit wann?", ["Wie viele Menschen sind getötet worden?"],
+     "Seit wann Menschen sind getötet worden?"),
+    ("Wie viele noch?", ["Wer ist gestorben?"], "Wie viele noch ist gestorben?"),
+    ("Und die OSZE?", ["Wann ist die Sitzung des Nato-Russland-Rates?"], "Wann die OSZE?"),
+    ("What about NATO?", ["How many troops does Russia have?"], "How many NATO?"),
+    ("Die Nato?", ["Wann sind Gespräche geplant?"], "Wann Die Nato?"),
+    ("Und Macron?", ["Biden Selenskyj Telefonat"], "Biden Selenskyj Telefonat – und Macron?"),
+    ("And Macron?", ["Biden phone call Zelensky"], "Biden phone call Zelensky – and Macron?"),
+    ("Und?", ["Wann sind Gespräche geplant?"], "Wann sind Gespräche geplant?"),
+    ("Wann?", ["Biden Selenskyj Telefonat"], "Wann Biden Selenskyj Telefonat?"),
+])
+def test_elliptic_followups_are_resolved_against_the_previous_question(question, history, expected):
+    assert chat.resolve_followup(question, history) == expected
+
+
+def test_followups_chain_through_resolved_turns():
+    history = ["Wann ist die Sitzung des Nato-Russland-Rates?", "Und die OSZE?"]
+    assert chat.resolve_followup("Und wo?", history) == "Wo die OSZE?"
+    history = ["Wer hat der Ukraine Sicherheitsgarantien angeboten?", "Und wann?"]
+    assert chat.resolve_followup("Und wo?", history) == (
+        "Wo hat der Ukraine Sicherheitsgarantien angeboten?")
+
+
+@pytest.mark.parametrize("question", [
+    "Wie viele Menschen sind im Donbass getötet worden?",
+    "Wer ist Biden?",
+    "How many people were killed in the Donbass?",
+])
+def test_full_questions_are_left_alone(question):
+    assert not chat.is_followup(question)
+    assert chat.resolve_followup(question, ["Wann tagt der Rat?"]) == question
+
+
+def test_followup_without_history_is_left_alone():
+    assert chat.resolve_followup("Und wann?", []) == "Und wann?"
+    assert chat.resolve_followup("Und wann?", None) == "Und wann?"
+
+
+def test_followup_after_only_followups_is_left_alone():
+    assert chat.resolve_followup("Und wann?", ["Wer noch?"]) == "Und wann?"
+
+
+def test_resolving_twice_changes_nothing():
+    history = ["Wer hat Selenskyj Unterstützung zugesichert?"]
+    once = chat.resolve_followup("Und wann?", history)
+    assert chat.resolve_followup(once, history) == once
+
+
+# --- escaping -------------------------------------------------------------------------------
+
+def test_escape_html_neutralises_tags_and_attributes():
+    escaped = chat.escape_html(HOSTILE)
+    assert "<" not in escaped and ">" not in escaped and '"' not in escaped
+
+
+def test_escape_markdown_leaves_no_markup():
+    escaped = chat.escape_markdown(HOSTILE)
+    assert "<" not in escaped and ">" not in escaped
+    # every Markdown-active character is preceded by a backslash
+    for char in "[]()!*":
+        assert re.search(r"(?<!\\)" + re.escape(char), escaped) is None, char
+    assert "www\\.e\\.vil" in escaped  # no autolink
+
+
+def test_escape_markdown_collapses_indentation():
+    assert chat.escape_markdown("    code\n\n    block") == "code block"
+
+
+# --- presenting -----------------------------------------------------------------------------
+
+def test_answer_message_has_bold_answer_confidence_and_numbered_citations():
+    best = make_answer(FIRST, "12. Januar", score=0.8)
+    alt = make_answer(SECOND, "13 000", score=0.5)
+    view = chat.present(response([best, alt], [FIRST, SECOND]))
+    text = chat.answer_markdown(view)
+    assert text.startswith("**12\\. Januar** \\[1\\]")
+    assert "Sicherheit: 80 %" in text
+    assert "Andere mögliche Antworten: 13 000 (50 %) \\[2\\]" in text
+    assert "\\[1\\] Titel &lt;b&gt;A&lt;/b&gt; · dpa · 04\\.09\\.2025" in text
+    assert [c.number for c in view.citations] == [1, 2]
+
+
+def test_answers_from_one_passage_share_one_citation():
+    best = make_answer(FIRST, "12. Januar", score=0.6)
+    alt = make_answer(FIRST, "Nato-Russland-Rates", score=0.4)
+    view = chat.present(response([best, alt], [FIRST]))
+    assert len(view.citations) == 1
+    assert view.citation_for(alt).number == 1
+
+
+def test_alternatives_only_when_close_and_at_most_two():
+    best = make_answer(FIRST, "12. Januar", score=0.6)
+    close = [make_answer(SECOND, w, score=s) for w, s in
+             (("13 000", 0.35), ("Menschen", 0.32), ("Donbass", 0.31))]
+    far = make_answer(SECOND, "getötet", score=0.1)
+    view = chat.present(response([best, *close, far], [FIRST, SECOND]))
+    assert [a.text for a in view.alternatives] == ["13 000", "Menschen"]
+    view = chat.present(response([best, far], [FIRST, SECOND]))
+    assert view.alternatives == ()
+
+
+def test_duplicate_answer_texts_are_not_alternatives():
+    best = make_answer(FIRST, "12. Januar", score=0.6)
+    same = make_answer(FIRST, "12. Januar", score=0.5)
+    assert chat.present(response([best, same], [FIRST])).alternatives == ()
+
+
+def test_abstention_says_so_in_the_question_language_and_lists_closest_passages():
+    view = chat.present(response([], [FIRST, SECOND]))
+    text = chat.answer_markdown(view)
+    assert text.startswith("Dazu finde ich in den Artikeln keine Antwort.")
+    assert "\\[1\\]" in text and "\\[2\\]" in text and "Sitzung des Nato" in text
+    english = chat.present(response([], [FIRST], question="When does the council meet?"))
+    assert chat.answer_markdown(english).startswith("I can't find an answer to that in the articles.")
+
+
+def test_threshold_turns_weak_answers_into_an_abstention():
+    weak = make_answer(FIRST, "12. Januar", score=0.2)
+    assert chat.present(response([weak], [FIRST]), threshold=0.3).abstained
+    assert not chat.present(response([weak], [FIRST]), threshold=0.2).abstained
+
+
+def test_resolved_followup_is_shown():
+    best = make_answer(FIRST, "12. Januar", score=0.8)
+    resolved = Response("Und die Nato?", (best,), (FIRST,), "fake", False, "Wann die Nato?")
+    text = chat.answer_markdown(chat.present(resolved, question="Und die Nato?"))
+    assert text.startswith("*Verstanden als: Wann die Nato?*")
+
+
+def test_answer_text_from_a_hostile_article_is_escaped_in_the_chat():
+    doc = Document("h.txt", "<script>t</script>", "x " + HOSTILE + " y")
+    hit = make_hit(doc, 0, len(doc.text))
+    answer = make_answer(hit, "<script>window.__pwned=1</script>", score=0.9)
+    text = chat.answer_markdown(chat.present(response([answer], [hit])))
+    assert "<script" not in text and "&lt;script&gt;" in text
+
+
+# --- highlights -----------------------------------------------------------------------------
+
+def test_highlight_marks_exactly_the_answer_offsets():
+    best = make_answer(SECOND, "13 000", score=0.9)
+    view = chat.present(response([best], [SECOND]))
+    rendered = chat.sources_html(view)
+    marked = re.findall(r'<mark class="qa-answer">(.*?)</mark>', rendered)
+    assert marked == ["13 000"]
+    assert TEXT[best.start:best.end] == "13 000"
+
+
+def test_highlight_uses_offsets_not_text_search():
+    # "Menschen" occurs twice; the answer is the second one, and only that one is marked.
+    doc = Document("m.txt", "M", "Menschen helfen Menschen.")
+    hit = make_hit(doc, 0, len(doc.text))
+    answer = make_answer(hit, "Menschen", score=0.9, occurrence=1)
+    html = chat.highlight(doc.text, offset=0, spans=[(answer.start, answer.end, "qa-answer")])
+    assert html == 'Menschen helfen <mark class="qa-answer">Menschen</mark>.'
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.text(min_size=1, max_size=80), st.data())
+def test_highlight_round_trips_any_text(text, data):
+    offset = data.draw(st.integers(0, 50))
+    start = data.draw(st.integers(0, len(text)))
+    end = data.draw(st.integers(start, len(text)))
+    rendered = chat.highlight(text, offset=offset, spans=[(offset + start, offset + end, "m")])
+    inner = re.search(r'<mark class="m">(.*?)</mark>', rendered, re.S).group(1)
+    import html as html_module
+    assert html_module.unescape(inner) == text[start:end]
+    assert html_module.unescape(re.sub(r"</?mark[^>]*>", "", rendered)) == text
+    assert "<" not in re.sub(r"</?mark[^>]*>", "", rendered)
+
+
+def test_highlight_skips_spans_outside_the_passage():
+    assert chat.highlight("abc", offset=10, spans=[(5, 12, "m")]) == "abc"
+
+
+def test_article_marks_passage_and_answer_at_document_offsets():
+    best = make_answer(SECOND, "13 000", score=0.9)
+    view = chat.present(response([best], [SECOND]))
+    html = chat.citation_article_html(view, 1, {"a.txt": DOC})
+    assert '<span class="qa-passage-mark" id="qa-passage">' in html
+    passage = re.search(r'id="qa-passage">(.*?)</span>', html, re.S).group(1)
+    assert re.sub(r"</?mark[^>]*>", "", passage) == TEXT[SECOND.chunk.start:SECOND.chunk.end]
+    assert '<mark class="qa-answer">13 000</mark>' in passage
+    assert "Titel &lt;b&gt;A&lt;/b&gt;" in html
+
+
+def test_unknown_citation_is_a_qa_error():
+    view = chat.present(response([make_answer(FIRST, "12. Januar", score=0.9)], [FIRST]))
+    with pytest.raises(QAError):
+        chat.citation_article_html(view, 7, {"a.txt": DOC})
+
+
+def test_hostile_article_renders_inert_everywhere():
+    doc = Document('x"><script>.txt', HOSTILE, HOSTILE, {"outlet": "<b>o</b>", "date": "<i>d</i>"})
+    hit = make_hit(doc, 0, len(doc.text))
+    view = chat.present(response([], [hit]))
+    for html in (chat.sources_html(view), chat.article_html(doc, passage=(0, 10)),
+                 chat.article_list_html({doc.doc_id: doc})):
+        assert "<script" not in html and "<img" not in html and "<b>" not in html
+        assert "onerror=&quot;" in html
+
+
+def test_article_list_shows_title_outlet_date_and_length():
+    html = chat.article_list_html({"a.txt": DOC})
+    assert 'data-doc="a.txt"' in html
+    for cell in ("Titel &lt;b&gt;A&lt;/b&gt;", "dpa", "04.09.2025", f"<td class=\"qa-num-cell\">{len(TEXT.split())}</td>"):
+        assert cell in html
+
+
+# --- API data -------------------------------------------------------------------------------
+
+def test_view_to_dict_is_json_with_answers_and_citations():
+    best = make_answer(FIRST, "12. Januar", score=0.8)
+    alt = make_answer(SECOND, "13 000", score=0.5)
+    data = chat.view_to_dict(chat.present(response([best, alt], [FIRST, SECOND])))
+    json.dumps(data)
+    assert data["abstained"] is False and data["message"] == "12. Januar"
+    assert [(a["text"], a["citation"]) for a in data["answers"]] == [("12. Januar", 1), ("13 000", 2)]
+    assert data["answers"][0]["start"] == best.start and data["answers"][0]["end"] == best.end
+    cited = data["citations"][1]
+    assert TEXT[cited["start"]:cited["end"]] == cited["passage"]
+    assert cited["metadata"] == {"outlet": "dpa", "date": "04.09.2025"}
+
+
+def test_view_to_dict_for_an_abstention():
+    data = chat.view_to_dict(chat.present(response([], [FIRST])))
+    assert data["abstained"] is True and data["answers"] == []
+    assert data["message"] == chat.NO_ANSWER["de"] and len(data["citations"]) == 1
