@@ -25,7 +25,8 @@ class Document:
     metadata: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
 
-SUPPORTED_SUFFIXES = (".txt", ".md")
+SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm", ".pdf")
+_RICH_SUFFIXES = (".html", ".htm", ".pdf")  # text extracted by embeddings.formats
 MAX_BYTES = 5_000_000
 # Longer first sentences are cut at a word boundary and end in "…" when used as a title.
 TITLE_MAX_CHARS = 140
@@ -63,7 +64,7 @@ _MD_FRONT_MATTER = re.compile(r"---\n(?P<body>.*?\n)---\n", re.DOTALL)
 
 
 def load_corpus(folder: Path | str, *, max_bytes: int = MAX_BYTES) -> list[Document]:
-    """Every usable ``.txt``/``.md`` article in ``folder`` (or the one file ``folder``).
+    """Every usable ``.txt``/``.md``/``.html``/``.pdf`` article in ``folder`` (or the one file ``folder``).
 
     Unusable files are skipped with one WARNING each; hidden files and sub-folders are
     ignored. Raises QAError when the path does not exist or nothing usable is left.
@@ -88,7 +89,7 @@ def load_corpus(folder: Path | str, *, max_bytes: int = MAX_BYTES) -> list[Docum
             log.warning("skipping %s", error)
     if not documents:
         raise QAError(
-            f"corpus folder {path} holds no usable article (need UTF-8 .txt or .md files; "
+            f"corpus folder {path} holds no usable article (need UTF-8 .txt or .md, .html or .pdf files; "
             "see the warnings above for skipped files); add articles or pass another folder"
         )
     return documents
@@ -97,6 +98,8 @@ def load_corpus(folder: Path | str, *, max_bytes: int = MAX_BYTES) -> list[Docum
 def load_document(path: Path | str, *, max_bytes: int = MAX_BYTES) -> Document:
     """One article as a Document; QAError naming the file and the reason if unusable."""
     path = Path(path)
+    if path.suffix.lower() in _RICH_SUFFIXES:
+        return _load_rich(path, max_bytes=max_bytes)
     text = _read_text(path, max_bytes=max_bytes)
     is_markdown = path.suffix.lower() == ".md"
     title, metadata = _describe(text, is_markdown=is_markdown)
@@ -113,7 +116,23 @@ def normalise_newlines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def _read_text(path: Path, *, max_bytes: int) -> str:
+def _load_rich(path: Path, *, max_bytes: int) -> Document:
+    """An HTML page or a PDF: extracted text, its markup's title, then the text's own metadata."""
+    from embeddings import formats
+
+    data = _read_bytes(path, max_bytes=max_bytes)
+    extract = formats.pdf_article if path.suffix.lower() == ".pdf" else formats.html_article
+    extracted = extract(data, source=path)
+    text = normalise_newlines(extracted.text)
+    title, metadata = _describe(text, is_markdown=False)
+    for key, value in extracted.metadata.items():
+        metadata.setdefault(key, value)  # the article's own head lines win over markup hints
+    title = _shorten(extracted.title) if extracted.title else title
+    return Document(doc_id=path.name, title=title or path.stem, text=text,
+                    metadata=MappingProxyType(metadata))
+
+
+def _read_bytes(path: Path, *, max_bytes: int) -> bytes:
     if path.suffix.lower() not in SUPPORTED_SUFFIXES:
         raise QAError(f"{path}: unsupported file type {path.suffix or '(none)'!r}; "
                       f"only {', '.join(SUPPORTED_SUFFIXES)} articles are read")
@@ -122,9 +141,13 @@ def _read_text(path: Path, *, max_bytes: int) -> str:
         if size > max_bytes:
             raise QAError(f"{path}: file is too large ({size:,} bytes > {max_bytes:,}); "
                           "split it into articles")
-        data = path.read_bytes()
+        return path.read_bytes()
     except OSError as error:
         raise QAError(f"{path}: cannot be read ({error.strerror or error}); check its permissions") from None
+
+
+def _read_text(path: Path, *, max_bytes: int) -> str:
+    data = _read_bytes(path, max_bytes=max_bytes)
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         encoding = "utf-16"  # Windows "Unicode" text: the BOM makes it unambiguous
     elif b"\x00" in data:

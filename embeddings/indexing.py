@@ -1,32 +1,80 @@
-"""Corpus folder → documents → chunks → vectors → a saved ChunkIndex, rebuilt only when stale."""
+"""Corpus folder → documents → chunks → vectors → a saved ChunkIndex, kept in step with the folder.
+
+The corpus folder is the source of truth. ``open_index`` loads the saved index and, when the
+folder changed, updates it in place: documents whose content hash is unchanged are skipped,
+changed ones are re-chunked and re-embedded, deleted ones are dropped. Only a change of
+embedding model, chunking or index format forces a full rebuild.
+"""
 from __future__ import annotations
 
 import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Iterable, Sequence
+
+import numpy as np
 
 from embeddings.chunking import Chunk, chunk_document
 from embeddings.documents import Document, load_corpus
 from embeddings.encoder import Embedder
-from embeddings.store import ChunkIndex, IndexManifest, corpus_fingerprint
+from embeddings.store import CORPUS_CHANGED, ChunkIndex, IndexManifest, corpus_fingerprint, document_hash
 from qa.errors import QAError
 
 log = logging.getLogger(__name__)
 
 # Bump when sentence splitting or chunking changes the chunks it produces.
 CHUNKER_VERSION = 1
+# Chunks embedded per call while updating: one progress bar over all of them, and memory
+# bounded for large additions (1000 articles ≈ 10k chunks).
+EMBED_BATCH = 128
+INDEX_KINDS = ("auto", "flat", "hnsw", "ivfpq")
+
+
+@dataclass(frozen=True, slots=True)
+class IndexChanges:
+    """What an in-place update did, by document (and chunks embedded/removed)."""
+
+    added: tuple[str, ...] = ()
+    updated: tuple[str, ...] = ()
+    unchanged: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    chunks_added: int = 0
+    chunks_removed: int = 0
+    seconds: float = 0.0
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.updated or self.removed)
+
+    def summary(self) -> str:
+        return (f"added {len(self.added)}, updated {len(self.updated)}, unchanged {len(self.unchanged)}, "
+                f"removed {len(self.removed)}; chunks +{self.chunks_added} -{self.chunks_removed} "
+                f"({self.seconds:.1f} s)")
 
 
 @dataclass(frozen=True, slots=True)
 class IndexStatus:
-    """What ``open_index`` did: loaded as is, rebuilt (and why), or kept stale on request."""
+    """What ``open_index`` did: loaded as is, updated in place, rebuilt (and why), or kept
+    stale on request."""
 
     index: ChunkIndex
     rebuilt: bool
     reasons: tuple[str, ...] = ()
     seconds: float = 0.0
+    changes: IndexChanges | None = None   # set when the index was updated in place
+
+    @property
+    def updated(self) -> bool:
+        return self.changes is not None and self.changes.changed
+
+    @property
+    def state(self) -> str:
+        if self.rebuilt:
+            return "rebuilt"
+        if self.updated:
+            return "updated"
+        return "out of date" if self.reasons else "up to date"
 
 
 def chunking_settings(*, max_tokens: int, overlap: int) -> dict[str, object]:
@@ -45,36 +93,120 @@ def chunk_corpus(documents: Sequence[Document], embedder: Embedder, *, max_token
     return chunks
 
 
+def embed_chunks(chunks: Sequence[Chunk], embedder: Embedder, *, show_progress: bool = True,
+                 batch_size: int = EMBED_BATCH) -> np.ndarray:
+    """Passage vectors for ``chunks`` in batches, with one tqdm bar over all of them."""
+    if len(chunks) <= batch_size:
+        return embedder.encode_passages([c.text for c in chunks], show_progress=show_progress)
+    from tqdm import tqdm
+
+    parts = []
+    with tqdm(total=len(chunks), unit="chunk", desc="embedding", disable=not show_progress) as bar:
+        for start in range(0, len(chunks), batch_size):
+            batch = chunks[start:start + batch_size]
+            parts.append(embedder.encode_passages([c.text for c in batch], show_progress=False))
+            bar.update(len(batch))
+    return np.concatenate(parts)
+
+
+def resolve_index_kind(kind: str, n_chunks: int, dimension: int) -> str:
+    """``auto`` → embeddings.ann.choose_kind by corpus size (flat for small corpora)."""
+    if kind not in INDEX_KINDS:
+        raise QAError(f"unknown index type {kind!r}; use one of {', '.join(INDEX_KINDS)} "
+                      "(--index-kind or QA_INDEX_KIND)")
+    if kind != "auto":
+        return kind
+    from embeddings.ann import choose_kind
+
+    return choose_kind(n_chunks, dim=dimension)
+
+
 def build_index(documents: Sequence[Document], embedder: Embedder, *, max_tokens: int = 200,
-                overlap: int = 1, show_progress: bool = True) -> ChunkIndex:
-    """Chunk and embed ``documents`` into a new in-memory ChunkIndex."""
+                overlap: int = 1, show_progress: bool = True, index_kind: str = "auto",
+                bm25: bool = True) -> ChunkIndex:
+    """Chunk and embed ``documents`` into a new in-memory ChunkIndex (with BM25 by default)."""
     if not documents:
-        raise QAError("the corpus is empty: add .txt or .md articles to the corpus folder")
+        raise QAError("the corpus is empty: add .txt, .md, .html or .pdf articles to the corpus folder")
     started = time.perf_counter()
     chunks = chunk_corpus(documents, embedder, max_tokens=max_tokens, overlap=overlap)
-    vectors = embedder.encode_passages([c.text for c in chunks], show_progress=show_progress)
+    vectors = embed_chunks(chunks, embedder, show_progress=show_progress)
+    kind = resolve_index_kind(index_kind, len(chunks), embedder.dimension)
     manifest = IndexManifest(
         model_name=embedder.name, model_fingerprint=embedder.fingerprint,
         dimension=embedder.dimension, chunking=chunking_settings(max_tokens=max_tokens, overlap=overlap),
         corpus_fingerprint=corpus_fingerprint(documents), documents=len(documents), chunks=len(chunks),
+        index_kind=kind,
     )
-    index = ChunkIndex.from_vectors(documents=documents, chunks=chunks, vectors=vectors, manifest=manifest)
+    index = ChunkIndex.from_vectors(documents=documents, chunks=chunks, vectors=vectors, manifest=manifest,
+                                    bm25=bm25)
     seconds = time.perf_counter() - started
-    log.info("indexed %d documents into %d chunks in %.1f s (%.1f chunks/s) with %s",
-             len(documents), len(chunks), seconds, len(chunks) / max(seconds, 1e-9), embedder.name)
+    log.info("indexed %d documents into %d chunks in %.1f s (%.1f chunks/s) with %s, %s index%s",
+             len(documents), len(chunks), seconds, len(chunks) / max(seconds, 1e-9), embedder.name,
+             kind, " + BM25" if bm25 else "")
     return index
+
+
+def update_index(index: ChunkIndex, documents: Sequence[Document], embedder: Embedder, *,
+                 remove: Iterable[str] = (), show_progress: bool = True) -> IndexChanges:
+    """Upsert ``documents`` into ``index`` by content hash, then remove the ``remove`` ids.
+
+    Unchanged documents are skipped, new ones added, changed ones replace their old chunks
+    (new chunk ids; old ids are never reused). Nothing is saved: call ``index.save``.
+    """
+    started = time.perf_counter()
+    chunking = dict(index.manifest.chunking)
+    if index.manifest.model_fingerprint != embedder.fingerprint:
+        raise QAError(f"the index was built with {index.manifest.model_name}, not {embedder.name}; "
+                      "rebuild it with: qa index --rebuild (or pass the index's --model)")
+    added, updated, unchanged = [], [], []
+    for doc in documents:
+        old = index.documents.get(doc.doc_id)
+        if old is None:
+            added.append(doc)
+        elif document_hash(old) != document_hash(doc):
+            updated.append(doc)
+        else:
+            unchanged.append(doc.doc_id)
+    fresh = added + updated
+    chunks = chunk_corpus(fresh, embedder, max_tokens=int(chunking["max_tokens"]),
+                          overlap=int(chunking["overlap"]))
+    vectors = embed_chunks(chunks, embedder, show_progress=show_progress)
+    removed_chunks = len(index.chunk_ids([d.doc_id for d in updated]))
+    if fresh:
+        index.add_documents(fresh, chunks, vectors)
+    remove = [doc_id for doc_id in dict.fromkeys(remove)]
+    if remove:
+        removed_chunks += index.remove_documents(remove)
+    changes = IndexChanges(
+        added=tuple(d.doc_id for d in added), updated=tuple(d.doc_id for d in updated),
+        unchanged=tuple(unchanged), removed=tuple(remove), chunks_added=len(chunks),
+        chunks_removed=removed_chunks, seconds=time.perf_counter() - started)
+    if changes.changed:
+        log.info("index updated in place: %s", changes.summary())
+    return changes
+
+
+def sync_index(index: ChunkIndex, documents: Sequence[Document], embedder: Embedder, *,
+               show_progress: bool = True) -> IndexChanges:
+    """Make ``index`` hold exactly ``documents`` (the corpus folder), re-embedding only what changed."""
+    present = {d.doc_id for d in documents}
+    gone = sorted(doc_id for doc_id in index.documents if doc_id not in present)
+    return update_index(index, documents, embedder, remove=gone, show_progress=show_progress)
 
 
 def open_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, *, max_tokens: int = 200,
                overlap: int = 1, rebuild: bool = False, allow_rebuild: bool = True,
-               show_progress: bool = True) -> IndexStatus:
-    """Load the index in ``index_dir`` if it matches corpus, model and chunking; else rebuild.
+               show_progress: bool = True, index_kind: str = "auto") -> IndexStatus:
+    """Load the index in ``index_dir`` and bring it in step with ``corpus_dir``.
 
-    With ``allow_rebuild=False`` a stale index is returned as is, with the reasons, so the
-    caller can say what changed instead of silently rebuilding.
+    A changed corpus is applied in place (see ``sync_index``); a changed model, chunking or
+    format, or an explicit ``index_kind`` other than the saved one, rebuilds. With
+    ``allow_rebuild=False`` a stale index is returned as is, with the reasons, so the caller
+    can say what changed instead of silently changing it.
     """
     started = time.perf_counter()
     documents = load_corpus(Path(corpus_dir))
+    chunking = chunking_settings(max_tokens=max_tokens, overlap=overlap)
     reasons: list[str] = []
     manifest_exists = (Path(index_dir) / "manifest.json").exists()
     if rebuild:
@@ -87,19 +219,153 @@ def open_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, *, max_tok
         except QAError as error:
             reasons.append(str(error))
         else:
-            reasons = index.manifest.differences(
-                model_name=embedder.name, model_fingerprint=embedder.fingerprint,
-                chunking=chunking_settings(max_tokens=max_tokens, overlap=overlap),
-                corpus_fingerprint=corpus_fingerprint(documents),
-            )
-            if not reasons or not allow_rebuild:
-                return IndexStatus(index=index, rebuilt=False, reasons=tuple(reasons),
+            reasons = index.manifest.incompatibilities(
+                model_name=embedder.name, model_fingerprint=embedder.fingerprint, chunking=chunking)
+            if index_kind not in ("auto", index.manifest.index_kind):
+                resolve_index_kind(index_kind, 0, embedder.dimension)  # a typo is an error, not a rebuild
+                reasons.append(f"index type changed ({index.manifest.index_kind} → {index_kind})")
+            stale_corpus = index.manifest.corpus_fingerprint != corpus_fingerprint(documents)
+            if not allow_rebuild:
+                return IndexStatus(index=index, rebuilt=False,
+                                   reasons=tuple(reasons + [CORPUS_CHANGED] * stale_corpus),
                                    seconds=time.perf_counter() - started)
-    if not allow_rebuild and not manifest_exists:
+            if not reasons:
+                changes = None
+                if stale_corpus:
+                    changes = sync_index(index, documents, embedder, show_progress=show_progress)
+                    index.save(Path(index_dir))
+                return IndexStatus(index=index, rebuilt=False,
+                                   reasons=(CORPUS_CHANGED,) if stale_corpus else (),
+                                   seconds=time.perf_counter() - started, changes=changes)
+    if not allow_rebuild:
+        if manifest_exists and reasons:
+            raise QAError(reasons[0])  # a damaged index: ChunkIndex.load said what and what to do
         raise QAError(f"no index in {index_dir}; build one with: qa index")
     log.info("building the index in %s because %s", index_dir, "; ".join(reasons))
     index = build_index(documents, embedder, max_tokens=max_tokens, overlap=overlap,
-                        show_progress=show_progress)
+                        show_progress=show_progress, index_kind=index_kind)
     index.save(Path(index_dir))
     return IndexStatus(index=index, rebuilt=True, reasons=tuple(reasons),
                        seconds=time.perf_counter() - started)
+
+
+# ---- the living corpus: files in, files out ------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class CorpusUpdate:
+    """What ``add_to_corpus``/``remove_from_corpus`` did: index changes plus skipped inputs."""
+
+    changes: IndexChanges
+    skipped: tuple[str, ...] = ()   # "path: reason", one per refused input
+
+
+def article_files(paths: Iterable[Path | str]) -> list[Path]:
+    """Files named by ``paths``: a file as is, a folder's visible files (not its sub-folders)."""
+    files: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            files.extend(p for p in sorted(path.iterdir(), key=lambda p: p.name)
+                         if not p.name.startswith(".") and p.is_file())
+        elif path.exists():
+            files.append(path)
+        else:
+            raise QAError(f"{path} does not exist; give article files (.txt, .md, .html, .pdf) or folders")
+    return files
+
+
+def load_articles(files: Sequence[Path]) -> tuple[list[tuple[Path, Document]], list[str]]:
+    """Each usable file as (path, Document); unusable ones and repeated ids skipped with a WARNING."""
+    from embeddings.documents import load_document
+
+    loaded: list[tuple[Path, Document]] = []
+    skipped: list[str] = []
+    seen: dict[str, Path] = {}
+    for file in files:
+        try:
+            doc = load_document(file)
+        except QAError as error:
+            log.warning("skipping %s", error)
+            skipped.append(str(error))
+            continue
+        if doc.doc_id in seen:
+            reason = (f"{file}: skipped, the document id {doc.doc_id} is already taken by {seen[doc.doc_id]} "
+                      "in this call; rename one of them")
+            log.warning("%s", reason)
+            skipped.append(reason)
+            continue
+        seen[doc.doc_id] = file
+        loaded.append((file, doc))
+    return loaded, skipped
+
+
+def corpus_has_articles(corpus_dir: Path) -> bool:
+    from embeddings.documents import SUPPORTED_SUFFIXES
+
+    corpus_dir = Path(corpus_dir)
+    return corpus_dir.is_dir() and any(
+        p.is_file() and not p.name.startswith(".") and p.suffix.lower() in SUPPORTED_SUFFIXES
+        for p in corpus_dir.iterdir())
+
+
+def copy_into_corpus(files: Iterable[Path], corpus_dir: Path) -> None:
+    """Copy article files into the corpus folder (atomically each; identical copies untouched)."""
+    import os
+    import shutil
+    import tempfile
+
+    corpus_dir = Path(corpus_dir)
+    if corpus_dir.exists() and not corpus_dir.is_dir():
+        raise QAError(f"the corpus {corpus_dir} is a single file; qa add needs a corpus folder "
+                      "(--corpus or QA_CORPUS_DIR)")
+    corpus_dir.mkdir(parents=True, exist_ok=True)
+    for file in files:
+        target = corpus_dir / file.name
+        if target.exists() and (target.resolve() == file.resolve() or target.read_bytes() == file.read_bytes()):
+            continue
+        fd, tmp = tempfile.mkstemp(prefix=f".{file.name}.", dir=corpus_dir)
+        os.close(fd)
+        try:
+            shutil.copyfile(file, tmp)
+            os.replace(tmp, target)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        log.debug("copied %s to %s", file, target)
+
+
+def add_to_corpus(index: ChunkIndex, files: Sequence[Path], embedder: Embedder, *, corpus_dir: Path,
+                  index_dir: Path, show_progress: bool = True) -> CorpusUpdate:
+    """Add or update article files: embed what is new or changed, copy the files into the
+    corpus folder (the source of truth) and save the index. Unusable files are skipped."""
+    loaded, skipped = load_articles(files)
+    if not loaded:
+        raise QAError("none of the given files is a usable article (see the warnings above); "
+                      "give UTF-8 .txt/.md, .html or .pdf files with text")
+    changes = update_index(index, [doc for _, doc in loaded], embedder, show_progress=show_progress)
+    fresh = set(changes.added) | set(changes.updated)
+    copy_into_corpus([file for file, doc in loaded if doc.doc_id in fresh or
+                      not (Path(corpus_dir) / file.name).exists()], corpus_dir)
+    if changes.changed:
+        index.save(Path(index_dir))
+    return CorpusUpdate(changes=changes, skipped=tuple(skipped))
+
+
+def remove_from_corpus(index: ChunkIndex, doc_ids: Sequence[str], *, corpus_dir: Path,
+                       index_dir: Path) -> IndexChanges:
+    """Remove documents from the index and delete their files from the corpus folder."""
+    doc_ids = list(dict.fromkeys(doc_ids))
+    unknown = [d for d in doc_ids if d not in index.documents]
+    if unknown:
+        raise QAError(f"unknown document id(s): {', '.join(unknown)}; see qa list")
+    if len(doc_ids) == len(index.documents):
+        raise QAError(f"removing all {len(doc_ids)} documents would leave the corpus empty; "
+                      "add other articles first (qa add) or point --corpus at another folder")
+    started = time.perf_counter()
+    removed = index.remove_documents(doc_ids)
+    for doc_id in doc_ids:
+        path = Path(corpus_dir) / doc_id
+        if path.is_file():
+            path.unlink()
+            log.info("deleted %s", path)
+    index.save(Path(index_dir))
+    return IndexChanges(removed=tuple(doc_ids), chunks_removed=removed, seconds=time.perf_counter() - started)

@@ -1,9 +1,15 @@
-"""The persisted index: FAISS vectors, the chunks they stand for, the documents, a manifest.
+"""The persisted index: vectors, BM25, the chunks they stand for, the documents, a manifest.
 
-An index folder holds ``vectors.faiss`` (an ID-mapped FAISS index; the id of a vector is the
-id of its chunk), ``chunks.jsonl``, ``documents.jsonl`` and ``manifest.json``. It is always
-written to a temporary folder beside the target and renamed into place, so a crash never
-leaves half an index behind.
+An index folder holds ``vectors.faiss`` (an ID-mapped FAISS index of the kind the manifest
+names; the id of a vector is the id of its chunk), ``tombstones.json`` (HNSW only: removed ids
+FAISS cannot delete from the graph), ``bm25/`` (the German BM25 over the same chunk ids),
+``chunks.jsonl``, ``documents.jsonl`` and ``manifest.json``. It is always written to a
+temporary folder beside the target and renamed into place, so a crash never leaves half an
+index behind.
+
+The index is updated in place: ``add_documents`` (new or replacing an existing doc_id) and
+``remove_documents``. Chunk ids only ever grow and are never reused, so an id stays the name
+of one chunk for the index's whole life.
 """
 from __future__ import annotations
 
@@ -13,10 +19,10 @@ import logging
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import Iterable, Mapping
+from typing import Collection, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -26,11 +32,14 @@ from qa.errors import QAError
 
 log = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+# 2: BM25 folder, index kinds, next_chunk_id and retrieval_mode in the manifest.
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 VECTORS = "vectors.faiss"
+TOMBSTONES = "tombstones.json"
 CHUNKS = "chunks.jsonl"
 DOCUMENTS = "documents.jsonl"
+BM25_DIR = "bm25"
 
 
 def document_hash(doc: Document) -> str:
@@ -47,7 +56,12 @@ def corpus_fingerprint(documents: Iterable[Document]) -> str:
 
 @dataclass(frozen=True, slots=True)
 class IndexManifest:
-    """What an index was built from; a mismatch with the current setup means rebuild."""
+    """What an index was built from; a mismatch with the current setup means rebuild.
+
+    ``index_kind`` is the FAISS index type (flat, hnsw, ivfpq); ``retrieval_mode`` the best
+    mode the index supports ("hybrid" when it carries BM25, else "dense"); ``next_chunk_id``
+    the id the next added chunk gets (ids are never reused).
+    """
 
     model_name: str
     model_fingerprint: str
@@ -57,6 +71,8 @@ class IndexManifest:
     documents: int
     chunks: int
     index_kind: str = "flat"
+    retrieval_mode: str = "dense"
+    next_chunk_id: int = 0
     format_version: int = FORMAT_VERSION
     extra: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))
 
@@ -76,9 +92,9 @@ class IndexManifest:
                           "rebuild the index with: qa index --rebuild") from None
         return manifest
 
-    def differences(self, *, model_name: str, model_fingerprint: str,
-                    chunking: Mapping[str, object], corpus_fingerprint: str) -> list[str]:
-        """Human-readable reasons why this index does not match the current setup."""
+    def incompatibilities(self, *, model_name: str, model_fingerprint: str,
+                          chunking: Mapping[str, object]) -> list[str]:
+        """Reasons that force a full rebuild (every chunk re-embedded)."""
         reasons = []
         if self.format_version != FORMAT_VERSION:
             reasons.append(f"index format {self.format_version} is not the current {FORMAT_VERSION}")
@@ -86,9 +102,19 @@ class IndexManifest:
             reasons.append(f"embedding model changed ({self.model_name} → {model_name})")
         if dict(self.chunking) != dict(chunking):
             reasons.append(f"chunking settings changed ({dict(self.chunking)} → {dict(chunking)})")
-        if self.corpus_fingerprint != corpus_fingerprint:
-            reasons.append("the corpus changed (articles added, removed or edited)")
         return reasons
+
+    def differences(self, *, model_name: str, model_fingerprint: str,
+                    chunking: Mapping[str, object], corpus_fingerprint: str) -> list[str]:
+        """Human-readable reasons why this index does not match the current setup."""
+        reasons = self.incompatibilities(model_name=model_name, model_fingerprint=model_fingerprint,
+                                         chunking=chunking)
+        if self.corpus_fingerprint != corpus_fingerprint:
+            reasons.append(CORPUS_CHANGED)
+        return reasons
+
+
+CORPUS_CHANGED = "the corpus changed (articles added, removed or edited)"
 
 
 def chunk_to_json(chunk_id: int, chunk: Chunk) -> dict:
@@ -112,56 +138,192 @@ def document_from_json(data: dict) -> Document:
                     metadata=MappingProxyType(dict(data.get("metadata", {}))))
 
 
-def new_faiss_index(dimension: int):
-    """Exact inner-product search over normalised vectors (= cosine), with stable int64 ids."""
-    import faiss
+def new_vector_index(kind: str, dimension: int, *, n_expected: int | None = None):
+    """An empty inner-product VectorIndex (cosine on normalised vectors) with stable int64 ids."""
+    from embeddings.ann import KINDS, VectorIndex
 
-    return faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
+    if kind not in KINDS:
+        raise QAError(f"unknown index type {kind!r}; use one of auto, {', '.join(KINDS)}")
+    return VectorIndex.create(kind, dimension, n_expected=n_expected)
 
 
 class ChunkIndex:
-    """Vectors + chunks + documents + manifest; searchable, saveable, updatable by chunk id."""
+    """Vectors + BM25 + chunks + documents + manifest; searchable, saveable, updatable in place."""
 
-    def __init__(self, *, faiss_index, chunks: Mapping[int, Chunk], documents: Mapping[str, Document],
-                 manifest: IndexManifest) -> None:
-        self.faiss_index = faiss_index
+    def __init__(self, *, vectors, chunks: Mapping[int, Chunk], documents: Mapping[str, Document],
+                 manifest: IndexManifest, bm25=None) -> None:
+        self.vectors = vectors          # embeddings.ann.VectorIndex
+        self.bm25 = bm25                # embeddings.bm25.BM25Index over the same chunk ids, or None
         self.chunks = dict(chunks)
         self.documents = dict(documents)
-        self.manifest = manifest
+        self._doc_chunks: dict[str, list[int]] = {}
+        for chunk_id in sorted(self.chunks):
+            self._doc_chunks.setdefault(self.chunks[chunk_id].doc_id, []).append(chunk_id)
+        next_id = max(self.chunks, default=-1) + 1
+        self.manifest = replace(manifest, next_chunk_id=max(manifest.next_chunk_id, next_id))
 
     @classmethod
     def from_vectors(cls, *, documents: Iterable[Document], chunks: list[Chunk], vectors: np.ndarray,
-                     manifest: IndexManifest) -> "ChunkIndex":
+                     manifest: IndexManifest, bm25: bool = True) -> "ChunkIndex":
+        """A new index over ``chunks`` (ids 0..n-1) of the kind ``manifest.index_kind``."""
         if len(chunks) != len(vectors):
             raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
-        index = new_faiss_index(manifest.dimension)
+        vector_index = new_vector_index(manifest.index_kind, manifest.dimension, n_expected=len(chunks))
         ids = np.arange(len(chunks), dtype=np.int64)
         if len(chunks):
-            index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
-        return cls(faiss_index=index, chunks=dict(zip(ids.tolist(), chunks)),
-                   documents={d.doc_id: d for d in documents}, manifest=manifest)
+            _add_vectors(vector_index, vectors, ids)
+        bm25_index = None
+        if bm25:
+            from embeddings.bm25 import BM25Index
+
+            bm25_index = BM25Index.build([c.text for c in chunks], ids=ids.tolist())
+        manifest = replace(manifest, retrieval_mode="hybrid" if bm25 else "dense", next_chunk_id=len(chunks))
+        index = cls(vectors=vector_index, chunks=dict(zip(ids.tolist(), chunks)),
+                    documents={d.doc_id: d for d in documents}, manifest=manifest, bm25=bm25_index)
+        index._refresh_manifest()
+        return index
+
+    @property
+    def faiss_index(self):
+        """The raw FAISS index (read only; update through add/remove_documents)."""
+        return self.vectors.index
 
     def __len__(self) -> int:
         return len(self.chunks)
 
-    def search(self, query_vectors: np.ndarray, *, k: int,
-               doc_ids: Iterable[str] | None = None) -> list[list[tuple[int, float]]]:
-        """Top-k (chunk id, score) per query vector, optionally only inside ``doc_ids``."""
+    def chunk_ids(self, doc_ids: Iterable[str]) -> list[int]:
+        """The chunk ids of ``doc_ids`` (unknown ids contribute nothing)."""
+        return [cid for doc_id in doc_ids for cid in self._doc_chunks.get(doc_id, ())]
+
+    # ---- search ------------------------------------------------------------------------
+
+    def search(self, query_vectors: np.ndarray, *, k: int, doc_ids: Iterable[str] | None = None,
+               allowed_ids: Collection[int] | None = None) -> list[list[tuple[int, float]]]:
+        """Top-k (chunk id, cosine) per query vector, optionally only inside ``doc_ids`` and/or
+        among ``allowed_ids`` (chunk ids)."""
+        query_vectors = np.ascontiguousarray(query_vectors, dtype=np.float32)
+        allowed = self._allowed(doc_ids, allowed_ids)
+        if not self.chunks or (allowed is not None and len(allowed) == 0):
+            return [[] for _ in range(len(query_vectors))]
+        k = min(k, len(self.chunks) if allowed is None else len(allowed))
+        scores, ids = self.vectors.search(query_vectors, k=k, allowed_ids=allowed)
+        results = [[(int(i), float(s)) for i, s in zip(row_ids, row_scores) if i >= 0]
+                   for row_ids, row_scores in zip(ids, scores)]
+        if allowed is not None and self.vectors.kind == "hnsw":
+            # HNSW's graph walk can run dry when few ids are allowed; those few are cheap to
+            # score exactly instead.
+            results = [row if len(row) >= k else self._exact(q, allowed, k)
+                       for q, row in zip(query_vectors, results)]
+        return results
+
+    def similarities(self, query_vector: np.ndarray, chunk_ids: Sequence[int]) -> dict[int, float]:
+        """Cosine of ``query_vector`` with each of ``chunk_ids`` (exact for flat/hnsw, PQ-approximate
+        for ivfpq)."""
         import faiss
 
-        if not self.chunks:
-            return [[] for _ in range(len(query_vectors))]
-        params = None
+        ids = [int(i) for i in chunk_ids if int(i) in self.chunks]
+        if not ids:
+            return {}
+        query = np.ascontiguousarray(query_vector, dtype=np.float32).reshape(-1)
+        if isinstance(self.vectors.index, faiss.IndexIDMap2):
+            vectors = np.stack([self.vectors.index.reconstruct(i) for i in ids])
+            return {i: float(s) for i, s in zip(ids, vectors @ query)}
+        scores, found = self.vectors.search(query[None, :], k=len(ids), allowed_ids=ids)
+        return {int(i): float(s) for i, s in zip(found[0], scores[0]) if i >= 0}
+
+    def _exact(self, query: np.ndarray, allowed: np.ndarray, k: int) -> list[tuple[int, float]]:
+        inner = self.vectors.index
+        vectors = np.stack([inner.reconstruct(int(i)) for i in allowed])
+        scores = vectors @ query
+        order = np.lexsort((allowed, -scores))[:k]
+        return [(int(allowed[i]), float(scores[i])) for i in order]
+
+    def search_bm25(self, question: str, *, k: int, doc_ids: Iterable[str] | None = None,
+                    allowed_ids: Collection[int] | None = None) -> list[tuple[int, float]]:
+        """Top-k (chunk id, BM25 score) for ``question``; chunks sharing no word are left out."""
+        if self.bm25 is None:
+            raise QAError("this index has no BM25 part; rebuild it with: qa index --rebuild")
+        allowed = self._allowed(doc_ids, allowed_ids)
+        if allowed is not None and len(allowed) == 0:
+            return []
+        return self.bm25.search(question, k=k, allowed_ids=None if allowed is None else allowed.tolist())
+
+    def _allowed(self, doc_ids: Iterable[str] | None,
+                 allowed_ids: Collection[int] | None) -> np.ndarray | None:
+        if doc_ids is None and allowed_ids is None:
+            return None
+        allowed: set[int] | None = None
         if doc_ids is not None:
-            wanted = set(doc_ids)
-            allowed = np.array([cid for cid, c in self.chunks.items() if c.doc_id in wanted], dtype=np.int64)
-            if len(allowed) == 0:
-                return [[] for _ in range(len(query_vectors))]
-            params = faiss.SearchParameters(sel=faiss.IDSelectorBatch(allowed))
-        k = min(k, len(self.chunks))
-        scores, ids = self.faiss_index.search(np.ascontiguousarray(query_vectors, dtype=np.float32), k, params=params)
-        return [[(int(i), float(s)) for i, s in zip(row_ids, row_scores) if i >= 0]
-                for row_ids, row_scores in zip(ids, scores)]
+            allowed = set(self.chunk_ids(set(doc_ids)))
+        if allowed_ids is not None:
+            wanted = {int(i) for i in allowed_ids}
+            allowed = wanted if allowed is None else allowed & wanted
+        return np.array(sorted(allowed), dtype=np.int64)
+
+    # ---- updates -----------------------------------------------------------------------
+
+    def add_documents(self, documents: Sequence[Document], chunks: Sequence[Chunk],
+                      vectors: np.ndarray) -> list[int]:
+        """Add ``documents`` with their ``chunks`` and ``vectors``; a document whose id is already
+        in the index replaces it (its old chunks are removed). Returns the new chunk ids."""
+        if len(chunks) != len(vectors):
+            raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
+        new_ids = {d.doc_id for d in documents}
+        if len(new_ids) != len(documents):
+            raise ValueError("the same doc_id twice in one add")
+        stray = {c.doc_id for c in chunks} - new_ids
+        if stray:
+            raise ValueError(f"chunks of documents not being added: {sorted(stray)[:3]}")
+        self.remove_documents(sorted(new_ids & set(self.documents)))
+        first = self.manifest.next_chunk_id
+        ids = np.arange(first, first + len(chunks), dtype=np.int64)
+        if len(chunks):
+            _add_vectors(self.vectors, vectors, ids)
+            if self.bm25 is not None:
+                self.bm25.add([c.text for c in chunks], ids=ids.tolist())
+        for chunk_id, chunk in zip(ids.tolist(), chunks):
+            self.chunks[chunk_id] = chunk
+            self._doc_chunks.setdefault(chunk.doc_id, []).append(chunk_id)
+        for doc in documents:
+            self.documents[doc.doc_id] = doc
+        self.manifest = replace(self.manifest, next_chunk_id=first + len(chunks))
+        self._refresh_manifest()
+        return ids.tolist()
+
+    def remove_documents(self, doc_ids: Iterable[str]) -> int:
+        """Remove documents and their chunks; an unknown id is a QAError. Returns chunks removed."""
+        doc_ids = list(dict.fromkeys(doc_ids))
+        unknown = [d for d in doc_ids if d not in self.documents]
+        if unknown:
+            raise QAError(f"unknown document id(s): {', '.join(unknown)}; see qa list")
+        chunk_ids = self.chunk_ids(doc_ids)
+        if chunk_ids:
+            self.vectors.remove(chunk_ids)
+            if self.bm25 is not None:
+                self.bm25.remove(chunk_ids)
+        for chunk_id in chunk_ids:
+            del self.chunks[chunk_id]
+        for doc_id in doc_ids:
+            self._doc_chunks.pop(doc_id, None)
+            del self.documents[doc_id]
+        self._refresh_manifest()
+        return len(chunk_ids)
+
+    def _refresh_manifest(self) -> None:
+        from embeddings.ann import describe_index
+
+        info = {k: v for k, v in describe_index(self.vectors.index).items() if k not in ("kind", "vectors")}
+        extra = {**dict(self.manifest.extra), "faiss": info}
+        if self.bm25 is not None:
+            from dataclasses import asdict
+
+            extra["bm25"] = asdict(self.bm25.settings)
+        self.manifest = replace(
+            self.manifest, corpus_fingerprint=corpus_fingerprint(self.documents.values()),
+            documents=len(self.documents), chunks=len(self.chunks), index_kind=self.vectors.kind,
+            extra=MappingProxyType(extra))
+
+    # ---- persistence -------------------------------------------------------------------
 
     def save(self, directory: Path) -> None:
         """Write atomically: a temp folder beside ``directory``, renamed into place."""
@@ -171,7 +333,11 @@ class ChunkIndex:
         directory.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.tmp.", dir=directory.parent))
         try:
-            faiss.write_index(self.faiss_index, str(tmp / VECTORS))
+            faiss.write_index(self.vectors.index, str(tmp / VECTORS))
+            if self.vectors.tombstones:
+                (tmp / TOMBSTONES).write_text(json.dumps(sorted(self.vectors.tombstones)), encoding="utf-8")
+            if self.bm25 is not None:
+                self.bm25.save(tmp / BM25_DIR)
             with open(tmp / CHUNKS, "w", encoding="utf-8") as out:
                 for cid in sorted(self.chunks):
                     out.write(json.dumps(chunk_to_json(cid, self.chunks[cid]), ensure_ascii=False) + "\n")
@@ -192,15 +358,17 @@ class ChunkIndex:
 
     @classmethod
     def load(cls, directory: Path) -> "ChunkIndex":
-        import faiss
+        from embeddings.ann import VectorIndex
 
         directory = Path(directory)
         manifest_path = directory / MANIFEST
         if not manifest_path.exists():
             raise QAError(f"no index in {directory} (missing {MANIFEST}); build one with: qa index")
         manifest = IndexManifest.from_json(manifest_path.read_text(encoding="utf-8"), source=manifest_path)
+        # An older format still loads (without BM25), so callers can say why it must be rebuilt:
+        # IndexManifest.differences names the format.
         try:
-            faiss_index = faiss.read_index(str(directory / VECTORS))
+            vectors = VectorIndex.load(directory)
             chunks = dict(chunk_from_json(json.loads(line)) for line in
                           (directory / CHUNKS).read_text(encoding="utf-8").splitlines() if line.strip())
             documents = [document_from_json(json.loads(line)) for line in
@@ -208,8 +376,24 @@ class ChunkIndex:
         except (OSError, RuntimeError, ValueError, KeyError) as error:
             raise QAError(f"the index in {directory} is damaged ({type(error).__name__}: {error}); "
                           "rebuild it with: qa index --rebuild") from None
-        if faiss_index.ntotal != len(chunks):
-            raise QAError(f"the index in {directory} is inconsistent ({faiss_index.ntotal} vectors, "
+        bm25 = None
+        if (directory / BM25_DIR).exists():
+            from embeddings.bm25 import BM25Index
+
+            bm25 = BM25Index.load(directory / BM25_DIR)
+            if sorted(bm25.ids) != sorted(chunks):
+                raise QAError(f"the index in {directory} is inconsistent (BM25 has {len(bm25)} rows, "
+                              f"{len(chunks)} chunks); rebuild it with: qa index --rebuild")
+        if len(vectors) != len(chunks):
+            raise QAError(f"the index in {directory} is inconsistent ({len(vectors)} vectors, "
                           f"{len(chunks)} chunks); rebuild it with: qa index --rebuild")
-        return cls(faiss_index=faiss_index, chunks=chunks,
-                   documents={d.doc_id: d for d in documents}, manifest=manifest)
+        return cls(vectors=vectors, chunks=chunks, documents={d.doc_id: d for d in documents},
+                   manifest=manifest, bm25=bm25)
+
+
+def _add_vectors(vector_index, vectors: np.ndarray, ids: np.ndarray) -> None:
+    try:
+        vector_index.add(np.ascontiguousarray(vectors, dtype=np.float32), ids)
+    except RuntimeError as error:  # e.g. IVF-PQ training on too few vectors
+        raise QAError(f"cannot add {len(ids)} vectors to a {vector_index.kind} index ({error}); "
+                      "use a flat or hnsw index for a corpus this small (QA_INDEX_KIND=flat)") from None

@@ -20,13 +20,17 @@ def build_retriever(settings: Settings, *, rebuild: bool = False, allow_rebuild:
     log.info("embedding model: %s (loaded in %.1f s)", embedder.name, time.perf_counter() - started)
     status = open_index(settings.corpus_dir, settings.index_dir, embedder,
                         max_tokens=settings.chunk_tokens, overlap=settings.chunk_overlap,
-                        rebuild=rebuild, allow_rebuild=allow_rebuild, show_progress=show_progress)
+                        rebuild=rebuild, allow_rebuild=allow_rebuild, show_progress=show_progress,
+                        index_kind=settings.index_kind)
     if status.rebuilt:
         log.info("index rebuilt in %s: %s", settings.index_dir, "; ".join(status.reasons))
+    elif status.changes is not None:
+        log.info("index in %s updated in place to match %s: %s", settings.index_dir,
+                 settings.corpus_dir, status.changes.summary())
     elif status.reasons:
-        log.warning("the index in %s is out of date (%s); run qa index to rebuild it",
+        log.warning("the index in %s is out of date (%s); run qa index to bring it up to date",
                     settings.index_dir, "; ".join(status.reasons))
-    return Retriever(status.index, embedder), status
+    return Retriever(status.index, embedder, mode=settings.retrieval_mode), status
 
 
 def build_pipeline(settings: Settings, *, rebuild: bool = False, allow_rebuild: bool = True,

@@ -16,6 +16,8 @@ from qa.errors import QAError
 # ``set_defaults(handler=...)``; a handler takes the parsed args and returns an exit code.
 COMMAND_MODULES = (
     "qa.commands.index",
+    "qa.commands.corpus",
+    "qa.commands.ask",
     "qa.commands.eval",
     "qa.commands.serve",
 )

@@ -32,6 +32,10 @@ class Settings:
     embedding_model: str = "e5-small"
     # "builtin" is e5-small-qa-de assembled offline; any transformers QA model name/folder works.
     reader_model: str = "builtin"
+    # "dense", "bm25" or "hybrid" (both fused; needs the BM25 part every index now carries).
+    retrieval_mode: str = "hybrid"
+    # FAISS index type: "auto" (flat up to 50k chunks, HNSW above), "flat", "hnsw", "ivfpq".
+    index_kind: str = "auto"
     chunk_tokens: int = 200
     chunk_overlap: int = 1
     k: int = 5

@@ -17,6 +17,9 @@ class Hit:
     rank: int
     title: str = ""
     metadata: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # cosine similarity of question and chunk under the embedding model, whatever the
+    # retrieval mode (in hybrid mode ``score`` is a fused rank score); None if not computed
+    dense_score: float | None = None
 
     @property
     def doc_id(self) -> str:

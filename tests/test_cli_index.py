@@ -52,3 +52,48 @@ def test_index_then_search_json_and_text(capsys, tmp_path, seeds_dir, e5_embedde
     (corpus / "extra.txt").write_text("Ein neuer Artikel über Genf.", encoding="utf-8")
     assert main(["search", question, "--corpus", str(corpus), "--index-dir", str(idx), "--no-rebuild"]) == 0
     assert "corpus changed" in capsys.readouterr().err
+
+
+def _fake_embedder(monkeypatch):
+    import qa.build
+    from tests.fakes import FakeEmbedder
+
+    monkeypatch.setattr(qa.build, "load_embedder", lambda name, cache_dir=None: FakeEmbedder())
+
+
+def test_search_modes_filters_and_pages(monkeypatch, tmp_path, capsys):
+    from tests.test_ingest_formats import _pdf
+
+    _fake_embedder(monkeypatch)
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("GENF (dpa) - Gespräche in Genf über Sicherheit.\nVon dpa Aktualisiert am "
+                                  "04.09.2025 - 14:07 Uhr\n\nDie USA sprechen in Genf mit Russland.", encoding="utf-8")
+    (corpus / "b.txt").write_text("Nato-Gipfel\n\nDer Nato-Gipfel in Vilnius berät über Genf.", encoding="utf-8")
+    (corpus / "c.pdf").write_bytes(_pdf([["Bericht aus Brüssel"], ["Die Nato berät in Brüssel über Waffen."]]))
+    opts = ["--corpus", str(corpus), "--index-dir", str(tmp_path / "idx")]
+    assert main(["-q", "index", str(corpus), "--index-dir", str(tmp_path / "idx")]) == 0
+    out = capsys.readouterr().out
+    assert "rebuilt" in out and "3 documents" in out and "index type flat" in out and "retrieval hybrid" in out
+
+    assert main(["-q", "search", "Genf Russland", *opts, "--json", "--mode", "bm25", "--outlet", "DPA"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["retrieval"] == "bm25" and data["index_kind"] == "flat" and data["filters"] == {"outlet": ["DPA"]}
+    assert {h["doc_id"] for h in data["hits"]} == {"a.txt"}
+    assert main(["-q", "search", "Genf", *opts, "--json", "--since", "2025-01-01", "--until", "2025-12-31"]) == 0
+    assert {h["doc_id"] for h in json.loads(capsys.readouterr().out)["hits"]} == {"a.txt"}
+    assert main(["-q", "search", "Genf", *opts, "--doc", "b.txt", "--mode", "dense", "--json"]) == 0
+    assert {h["doc_id"] for h in json.loads(capsys.readouterr().out)["hits"]} == {"b.txt"}
+    assert main(["-q", "search", "Genf", *opts, "--since", "2030-01-01"]) == 0
+    assert "no passages found (the filters leave no document)" in capsys.readouterr().out
+    assert main(["-q", "search", "Waffen in Brüssel", *opts, "--k", "1"]) == 0
+    human = capsys.readouterr().out
+    assert "c.pdf" in human and "pages 1-2" in human and "page_starts" not in human
+
+    assert main(["-q", "search", "Genf", *opts, "--since", "4.9.2025"]) == 2
+    assert "YYYY-MM-DD" in capsys.readouterr().err
+    assert main(["-q", "search", "Genf", *opts, "--doc", "zzz.txt"]) == 2
+    assert "unknown document" in capsys.readouterr().err
+    monkeypatch.setenv("QA_RETRIEVAL_MODE", "sparse")
+    assert main(["-q", "search", "Genf", *opts]) == 2
+    assert "retrieval mode" in capsys.readouterr().err

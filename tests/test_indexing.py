@@ -18,7 +18,7 @@ ARTICLES = {
 }
 
 
-def test_builds_then_reuses_then_rebuilds_on_change(tmp_path):
+def test_builds_then_reuses_then_updates_in_place_then_rebuilds_on_model_change(tmp_path):
     corpus = _corpus(tmp_path / "corpus", **ARTICLES)
     emb = FakeEmbedder()
     first = open_index(corpus, tmp_path / "idx", emb, max_tokens=40, overlap=0, show_progress=False)
@@ -33,8 +33,21 @@ def test_builds_then_reuses_then_rebuilds_on_change(tmp_path):
     stale = open_index(corpus, tmp_path / "idx", emb, max_tokens=40, overlap=0, allow_rebuild=False,
                        show_progress=False)
     assert not stale.rebuilt and any("corpus changed" in r for r in stale.reasons)
+    encoded = emb.passages_encoded
     third = open_index(corpus, tmp_path / "idx", emb, max_tokens=40, overlap=0, show_progress=False)
-    assert third.rebuilt and any("corpus changed" in r for r in third.reasons)
+    # an edited article is applied in place: only its chunks are embedded again
+    assert not third.rebuilt and third.updated and third.state == "updated"
+    assert any("corpus changed" in r for r in third.reasons)
+    assert third.changes.updated == ("b.txt",) and third.changes.unchanged == ("a.txt",)
+    b_chunks = [c for c in third.index.chunks.values() if c.doc_id == "b.txt"]
+    assert emb.passages_encoded - encoded == len(b_chunks) == third.changes.chunks_added
+    assert any("Neu." in c.text for c in b_chunks)
+    # a deleted article is dropped, and the saved index agrees with the folder afterwards
+    (corpus / "a.txt").unlink()
+    fourth = open_index(corpus, tmp_path / "idx", emb, max_tokens=40, overlap=0, show_progress=False)
+    assert fourth.changes.removed == ("a.txt",) and set(fourth.index.documents) == {"b.txt"}
+    again = open_index(corpus, tmp_path / "idx", emb, max_tokens=40, overlap=0, show_progress=False)
+    assert again.state == "up to date" and set(again.index.documents) == {"b.txt"}
     changed_model = open_index(corpus, tmp_path / "idx", FakeEmbedder(fingerprint="fake-2"), max_tokens=40,
                                overlap=0, show_progress=False)
     assert changed_model.rebuilt and any("embedding model" in r for r in changed_model.reasons)
@@ -48,3 +61,27 @@ def test_empty_corpus_and_missing_index_are_errors(tmp_path):
     corpus = _corpus(tmp_path / "corpus", **ARTICLES)
     with pytest.raises(QAError, match="qa index"):
         open_index(corpus, tmp_path / "idx", FakeEmbedder(), allow_rebuild=False, show_progress=False)
+
+
+def test_index_kind_auto_is_flat_for_small_corpora_and_an_explicit_kind_rebuilds(tmp_path):
+    corpus = _corpus(tmp_path / "corpus", **ARTICLES)
+    emb = FakeEmbedder()
+    flat = open_index(corpus, tmp_path / "idx", emb, max_tokens=40, overlap=0, show_progress=False)
+    assert flat.index.manifest.index_kind == "flat" and flat.index.manifest.retrieval_mode == "hybrid"
+    hnsw = open_index(corpus, tmp_path / "idx", emb, max_tokens=40, overlap=0, show_progress=False,
+                      index_kind="hnsw")
+    assert hnsw.rebuilt and any("index type changed" in r for r in hnsw.reasons)
+    assert hnsw.index.manifest.index_kind == "hnsw"
+    assert not open_index(corpus, tmp_path / "idx", emb, max_tokens=40, overlap=0, show_progress=False,
+                          index_kind="hnsw").rebuilt
+    with pytest.raises(QAError, match="unknown index type"):
+        open_index(corpus, tmp_path / "idx", emb, max_tokens=40, overlap=0, show_progress=False, index_kind="lsh")
+
+
+def test_no_rebuild_never_touches_a_damaged_index(tmp_path):
+    corpus = _corpus(tmp_path / "corpus", **ARTICLES)
+    open_index(corpus, tmp_path / "idx", FakeEmbedder(), max_tokens=40, overlap=0, show_progress=False)
+    (tmp_path / "idx" / "chunks.jsonl").write_text("{broken\n", encoding="utf-8")
+    with pytest.raises(QAError, match="damaged"):
+        open_index(corpus, tmp_path / "idx", FakeEmbedder(), max_tokens=40, overlap=0, allow_rebuild=False,
+                   show_progress=False)

@@ -1,11 +1,12 @@
 import json
+import shutil
 
 import numpy as np
 import pytest
 
 from embeddings.chunking import Chunk
 from embeddings.documents import Document
-from embeddings.store import ChunkIndex, IndexManifest, corpus_fingerprint
+from embeddings.store import FORMAT_VERSION, ChunkIndex, IndexManifest, corpus_fingerprint
 from qa.errors import QAError
 from tests.fakes import FakeEmbedder
 
@@ -67,7 +68,7 @@ def test_manifest_differences_name_what_changed():
     assert "embedding model" in m.differences(**{**same, "model_fingerprint": "other"})[0]
     assert "chunking" in m.differences(**{**same, "chunking": {"max_tokens": 60, "overlap": 0}})[0]
     assert "corpus" in m.differences(**{**same, "corpus_fingerprint": "x"})[0]
-    assert json.loads(m.to_json())["format_version"] == 1
+    assert json.loads(m.to_json())["format_version"] == FORMAT_VERSION
 
 
 def test_corpus_fingerprint_ignores_order_but_not_content():
@@ -75,3 +76,60 @@ def test_corpus_fingerprint_ignores_order_but_not_content():
     b = Document(doc_id="b", title="B", text="zwei")
     assert corpus_fingerprint([a, b]) == corpus_fingerprint([b, a])
     assert corpus_fingerprint([a, b]) != corpus_fingerprint([a, Document(doc_id="b", title="B", text="zwei!")])
+
+
+def _many(n=400, dim=64, seed=3):
+    rng = np.random.default_rng(seed)
+    docs = [Document(doc_id=f"d{i:03d}.txt", title=f"T{i}", text=f"Text {i} über Thema {i % 7}") for i in range(n)]
+    chunks = [Chunk(doc_id=d.doc_id, start=0, end=len(d.text), text=d.text, sentences=((0, len(d.text)),))
+              for d in docs]
+    vectors = rng.standard_normal((n, dim)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    return docs, chunks, vectors
+
+
+@pytest.mark.parametrize("kind", ["flat", "hnsw", "ivfpq"])
+def test_every_index_kind_saves_loads_updates_and_filters(kind, tmp_path):
+    docs, chunks, vectors = _many()
+    manifest = IndexManifest(model_name="fake", model_fingerprint="f", dimension=64, chunking={},
+                             corpus_fingerprint="", documents=0, chunks=0, index_kind=kind)
+    index = ChunkIndex.from_vectors(documents=docs[:300], chunks=chunks[:300], vectors=vectors[:300],
+                                    manifest=manifest)
+    assert index.manifest.index_kind == kind and index.manifest.extra["faiss"]
+    removed = index.remove_documents([d.doc_id for d in docs[:100]])
+    new_ids = index.add_documents(docs[300:], chunks[300:], vectors[300:])
+    assert removed == 100 and min(new_ids) == 300  # ids are never reused
+    index.save(tmp_path / "idx")
+    loaded = ChunkIndex.load(tmp_path / "idx")
+    assert loaded.manifest == index.manifest and len(loaded) == 300
+    assert loaded.manifest.corpus_fingerprint == corpus_fingerprint(docs[100:])
+    query = vectors[350][None, :]
+    top = loaded.search(query, k=5)[0]
+    assert loaded.chunks[top[0][0]].doc_id == "d350.txt"
+    only = loaded.search(query, k=3, doc_ids=["d120.txt", "d200.txt"])[0]
+    assert {loaded.chunks[i].doc_id for i, _ in only} == {"d120.txt", "d200.txt"}
+    assert loaded.search(query, k=3, doc_ids=["d001.txt"]) == [[]]  # removed
+    assert loaded.search_bm25("Text 350", k=1)[0][0] == top[0][0]
+
+
+def test_an_index_of_an_older_format_loads_and_says_rebuild(tmp_path):
+    index, emb = _index()
+    index.save(tmp_path / "idx")
+    shutil.rmtree(tmp_path / "idx" / "bm25")  # format 1 had no BM25
+    data = json.loads((tmp_path / "idx" / "manifest.json").read_text(encoding="utf-8"))
+    data["format_version"] = 1
+    (tmp_path / "idx" / "manifest.json").write_text(json.dumps(data), encoding="utf-8")
+    old = ChunkIndex.load(tmp_path / "idx")
+    assert old.bm25 is None
+    reasons = old.manifest.differences(model_name=emb.name, model_fingerprint=emb.fingerprint,
+                                       chunking={"max_tokens": 50, "overlap": 0},
+                                       corpus_fingerprint=old.manifest.corpus_fingerprint)
+    assert reasons and "index format 1" in reasons[0]
+
+
+def test_bm25_rows_must_match_the_chunks(tmp_path):
+    index, _ = _index()
+    index.bm25.remove([0])
+    index.save(tmp_path / "idx")
+    with pytest.raises(QAError, match="inconsistent"):
+        ChunkIndex.load(tmp_path / "idx")
