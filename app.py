@@ -479,8 +479,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     add_serve_arguments(parser)
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug details")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
-                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    from qa.cli import configure_logging
+
+    configure_logging(logging.DEBUG if args.verbose else logging.INFO)
     try:
         return serve(args)
     except QAError as error:

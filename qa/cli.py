@@ -29,6 +29,7 @@ def configure_logging(level: int) -> None:
                         stream=sys.stderr, force=True)
     for name in ("qa", "embeddings", "app", "benchmarks"):
         logging.getLogger(name).setLevel(level)
+    logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
     try:
         from transformers.utils import logging as hf_logging
 

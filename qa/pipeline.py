@@ -16,6 +16,11 @@ log = logging.getLogger(__name__)
 MAX_QUESTION_CHARS = 2000
 
 
+def dense_similarity(hit: Hit) -> float:
+    """Question-passage cosine, whatever the retrieval mode (fused scores are rank-based)."""
+    return hit.score if hit.dense_score is None else hit.dense_score
+
+
 @dataclass(frozen=True, slots=True)
 class AbstentionPolicy:
     """Decides "not in the corpus" from retrieval and reader evidence.
@@ -38,7 +43,7 @@ class AbstentionPolicy:
         margin = evidence.no_answer_margin
         if margin is None or not evidence.answers:
             return 0.0
-        top_score = hits[0].score if hits else 0.0
+        top_score = max((dense_similarity(h) for h in hits), default=0.0)
         z = self.margin_weight * margin + self.retrieval_weight * top_score + self.bias
         return 1.0 / (1.0 + math.exp(-max(min(z, 60.0), -60.0)))
 
