@@ -218,6 +218,20 @@ class FakePipeline:
                         retrieval_query=query, confidence=confidence)
 
 
+def indexed_fake_pipeline(corpus_dir: Path, index_dir: Path, *, reader: "FakeReader | None" = None,
+                          mode: str = "hybrid"):
+    """A real ``QAPipeline`` (real ChunkIndex with BM25, real Retriever) over FakeEmbedder and
+    a FakeReader: articles can be added in place, as in the app, in well under a second."""
+    from embeddings.indexing import open_index
+    from qa.pipeline import QAPipeline
+    from qa.retriever import Retriever
+
+    embedder = FakeEmbedder()
+    status = open_index(Path(corpus_dir), Path(index_dir), embedder, show_progress=False)
+    return QAPipeline(Retriever(status.index, embedder, mode=mode),
+                      FakeReader() if reader is None else reader)
+
+
 # --- embeddings (embeddings/encoder.py) -------------------------------------------------------
 
 class FakeEmbedder:

@@ -1,0 +1,87 @@
+"""``qa ask``: one question in, the extracted answer with numbered citations out."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from qa.build import build_pipeline
+from qa.commands.index import add_index_options, settings_from_args
+from qa.errors import QAError
+from qa.retriever import check_question
+from qa.types import Response
+
+
+def register(subparsers) -> None:
+    ask = subparsers.add_parser(
+        "ask", help="answer a question with cited, word-for-word spans from the articles",
+        description="Retrieve the K best passages, read them with the extractive QA model and print "
+                    "the answer, its score and numbered citations. Prints that the corpus holds no "
+                    "answer when the evidence is weak.")
+    ask.add_argument("question", help="the question, German or English")
+    ask.add_argument("--k", type=int, default=None, help="passages to read (default 5)")
+    ask.add_argument("--top-n", type=int, default=None, help="answers to show (default 3)")
+    ask.add_argument("--reader", dest="reader_model", default=None,
+                     help="transformers QA model name or folder (default: builtin e5-small-qa-de)")
+    ask.add_argument("--threshold", type=float, default=None,
+                     help="abstention threshold in [0, 1] (0 never abstains; default: calibrated)")
+    ask.add_argument("--json", action="store_true", help="print exactly one JSON object")
+    add_index_options(ask)
+    ask.set_defaults(handler=run_ask)
+
+
+def response_to_json(response: Response) -> dict:
+    """The documented ``qa ask --json`` shape; ``answers`` is empty when the system abstains."""
+    return {
+        "question": response.question,
+        "reader": response.reader,
+        "answers": [
+            {"text": a.text, "score": round(a.score, 6), "doc_id": a.doc_id, "title": a.title,
+             "start": a.start, "end": a.end, "sentence": a.sentence,
+             "passage_start": a.passage_start, "passage_end": a.passage_end}
+            for a in response.answers
+        ],
+        "passages": [
+            {"doc_id": h.doc_id, "title": h.title, "start": h.chunk.start, "end": h.chunk.end,
+             "score": round(h.score, 6), "text": h.chunk.text}
+            for h in response.hits
+        ],
+    }
+
+
+def format_response(response: Response) -> str:
+    lines = [f"Q: {response.question}"]
+    if response.abstained:
+        lines.append("A: (no answer) The articles do not seem to answer this question.")
+        lines.append("Closest passages:")
+        for hit in response.hits[:3]:
+            lines.append(f"  [{hit.rank}] {hit.title} ({hit.doc_id}, chars {hit.chunk.start}-{hit.chunk.end}, "
+                         f"score {hit.score:.3f})")
+        return "\n".join(lines)
+    best = response.answers[0]
+    lines.append(f"A: {best.text}   (score {best.score:.2f}) [1]")
+    for number, answer in enumerate(response.answers[1:], start=2):
+        lines.append(f"   alternative: {answer.text}   (score {answer.score:.2f}) [{number}]")
+    lines.append("")
+    for number, answer in enumerate(response.answers, start=1):
+        meta = ", ".join(v for k, v in answer.hit.metadata.items() if k in ("outlet", "date", "place"))
+        lines.append(f"[{number}] {answer.title}{' (' + meta + ')' if meta else ''}")
+        lines.append(f"    {answer.doc_id}, chars {answer.start}-{answer.end}")
+        lines.append(f"    \"{answer.sentence.strip()}\"")
+    lines.append(f"\nreader: {response.reader}")
+    return "\n".join(lines)
+
+
+def run_ask(args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    question = check_question(args.question)
+    if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
+        raise QAError(f"--threshold must be between 0 and 1, got {args.threshold}")
+    pipeline = build_pipeline(settings, show_progress=False)
+    response = pipeline.ask(question, k=settings.k, top_n=settings.top_n, threshold=args.threshold)
+    if args.json:
+        json.dump(response_to_json(response), sys.stdout, ensure_ascii=False)
+        print()
+    else:
+        print(format_response(response))
+    return 0

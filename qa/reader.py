@@ -1,0 +1,529 @@
+"""Extractive reading: question + retrieved passages in, cited answer spans out.
+
+One implementation on ``transformers``: any ``AutoModelForQuestionAnswering`` with a fast
+tokenizer (for ``offset_mapping``), the built-in offline e5-small-qa-de model included.
+Every answer points at document characters: ``doc.text[a.start:a.end] == a.text``.
+"""
+from __future__ import annotations
+
+import logging
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Literal, Protocol, Sequence, runtime_checkable
+
+import numpy as np
+
+from qa.errors import QAError
+from qa.types import Answer, Hit
+
+log = logging.getLogger(__name__)
+
+ReadMode = Literal["joint", "separate"]
+
+# Chunks joined for joint reading are separated by a paragraph break: the tokenizer sees it as
+# whitespace, and no answer may cross it (spans are kept inside one chunk).
+JOINT_SEPARATOR = "\n\n"
+# Questions longer than this many tokens are cut so a window always keeps room for context.
+MAX_QUESTION_TOKENS = 64
+
+_LEADING_JUNK = " \t\r\n\u00a0,;:.!?)]}›“”\"'’–—/"
+_TRAILING_JUNK = " \t\r\n\u00a0,;:!?([{‹„\"'‚‘-–—/"
+_PAIRS = (("(", ")"), ("[", "]"), ("„", "“"), ("«", "»"), ("»", "«"), ("‚", "‘"), ("“", "”"))
+
+
+@dataclass(frozen=True, slots=True)
+class ReaderEvidence:
+    """What one reading produced: the answers plus the raw scores abstention needs.
+
+    ``answers[i].score`` is the softmax probability of that span among *all* candidate spans of
+    the question (every window of every passage), so it is comparable across passages.
+    ``span_logits[i]`` is the same span's raw start+end logit sum. ``null_logit`` is the lowest
+    start+end logit of the no-answer position ([CLS]) over all windows: models trained
+    SQuAD2-style, and e5-small-qa-de (whose training windows without the answer point at
+    [CLS]), use it to say "the answer is not in this window". ``null_probability`` puts that
+    no-answer candidate into the same softmax as the spans.
+    """
+
+    answers: tuple[Answer, ...]
+    span_logits: tuple[float, ...]
+    null_logits: tuple[float, ...]     # no-answer logit of the window each answer came from
+    best_span_logit: float | None      # None when no candidate span exists
+    null_logit: float | None           # None when nothing was read
+    null_probability: float            # 1.0 when no candidate span exists
+    candidates: int                    # spans in the softmax
+    windows: int                       # model windows run
+
+    @property
+    def no_answer_margin(self) -> float | None:
+        """Best span logit minus the no-answer logit: large and positive means a confident span."""
+        if self.best_span_logit is None or self.null_logit is None:
+            return None
+        return self.best_span_logit - self.null_logit
+
+
+@runtime_checkable
+class Reader(Protocol):
+    """The seam between retrieval and answers; ``TransformersReader`` and test fakes implement it."""
+
+    name: str
+
+    def read(self, question: str, hits: Sequence[Hit], *, top_n: int = 3,
+             max_answer_tokens: int = 30) -> list[Answer]: ...
+
+    def read_with_evidence(self, question: str, hits: Sequence[Hit], *, top_n: int = 3,
+                           max_answer_tokens: int = 30) -> ReaderEvidence: ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Segment:
+    """One hit's chunk text inside a context: context chars [start, end) are chunk chars [0, end-start)."""
+
+    hit_index: int
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Context:
+    text: str
+    segments: tuple[_Segment, ...]
+
+
+@dataclass(slots=True)
+class _Candidate:
+    hit_index: int
+    chunk_start: int      # offsets into the hit's chunk text
+    chunk_end: int
+    logit: float
+    null_logit: float
+
+
+class TransformersReader:
+    """An extractive QA model and its fast tokenizer, reading passages in batched windows.
+
+    ``mode="joint"`` reads the hits' chunks joined into one context (the model sees the
+    neighbouring passages); ``mode="separate"`` reads each chunk on its own. Either way all
+    candidate spans of a question share one softmax over their start+end logit sums, so scores
+    compare across windows and passages. ``whole_words`` widens spans to whole words.
+    """
+
+    def __init__(self, model, tokenizer, *, name: str, max_length: int = 384, stride: int = 128,
+                 batch_size: int = 8, n_best: int = 20, mode: ReadMode = "joint",
+                 whole_words: bool = True) -> None:
+        if not getattr(tokenizer, "is_fast", False):
+            raise QAError(
+                f"reader {name!r}: its tokenizer ({type(tokenizer).__name__}) is not a fast "
+                "tokenizer, so answer offsets cannot be mapped to characters; use a model folder "
+                "with a tokenizer.json"
+            )
+        if mode not in ("joint", "separate"):
+            raise ValueError(f"mode must be 'joint' or 'separate', not {mode!r}")
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.name = name
+        model_limit = getattr(tokenizer, "model_max_length", max_length) or max_length
+        self.max_length = int(min(max_length, model_limit))
+        self.stride = min(stride, self.max_length // 2)  # the overlap must leave room to advance
+        self.batch_size = batch_size
+        self.n_best = n_best
+        self.mode: ReadMode = mode
+        self.whole_words = whole_words
+
+    def __repr__(self) -> str:
+        return f"TransformersReader(name={self.name!r}, mode={self.mode!r}, max_length={self.max_length})"
+
+    def read(self, question: str, hits: Sequence[Hit], *, top_n: int = 3,
+             max_answer_tokens: int = 30) -> list[Answer]:
+        """The ``top_n`` best distinct answers over all ``hits``, best first ([] if none)."""
+        return list(self.read_with_evidence(
+            question, hits, top_n=top_n, max_answer_tokens=max_answer_tokens).answers)
+
+    def read_with_evidence(self, question: str, hits: Sequence[Hit], *, top_n: int = 3,
+                           max_answer_tokens: int = 30) -> ReaderEvidence:
+        """Like ``read``, plus the raw span and no-answer scores (see ``ReaderEvidence``)."""
+        question = question.strip()
+        hits = list(hits)
+        if not question or not hits or top_n < 1:
+            return ReaderEvidence((), (), (), None, None, 1.0, 0, 0)
+        contexts = self._contexts(hits)
+        candidates, null_logit, windows = self._score_contexts(
+            self._cut_question(question), contexts, max_answer_tokens)
+        if not candidates:
+            return ReaderEvidence((), (), (), None, null_logit, 1.0, 0, windows)
+        logits = np.array([c.logit for c in candidates], dtype=np.float64)
+        span_norm = _logsumexp(logits)
+        null_probability = 0.0 if null_logit is None else math.exp(
+            null_logit - _logsumexp(np.append(logits, null_logit)))
+
+        answers: list[Answer] = []
+        kept_logits: list[float] = []
+        kept_nulls: list[float] = []
+        seen_spans: set[tuple[str, int, int]] = set()
+        seen_texts: set[str] = set()
+        for index in np.argsort(-logits, kind="stable"):
+            cand = candidates[int(index)]
+            answer = self._to_answer(cand, hits[cand.hit_index], math.exp(cand.logit - span_norm))
+            if answer is None:
+                continue
+            key = (answer.doc_id, answer.start, answer.end)
+            norm = normalize_answer_text(answer.text)
+            if key in seen_spans or norm in seen_texts:
+                continue
+            seen_spans.add(key)
+            seen_texts.add(norm)
+            answers.append(answer)
+            kept_logits.append(cand.logit)
+            kept_nulls.append(cand.null_logit)
+            if len(answers) == top_n:
+                break
+        return ReaderEvidence(
+            answers=tuple(answers),
+            span_logits=tuple(kept_logits),
+            null_logits=tuple(kept_nulls),
+            best_span_logit=float(logits.max()),
+            null_logit=null_logit,
+            null_probability=null_probability,
+            candidates=len(candidates),
+            windows=windows,
+        )
+
+    # -- contexts -------------------------------------------------------------------------
+
+    def _contexts(self, hits: list[Hit]) -> list[_Context]:
+        if self.mode == "separate":
+            return [_Context(h.chunk.text, (_Segment(i, 0, len(h.chunk.text)),))
+                    for i, h in enumerate(hits)]
+        parts: list[str] = []
+        segments: list[_Segment] = []
+        position = 0
+        for i, hit in enumerate(hits):
+            if parts:
+                parts.append(JOINT_SEPARATOR)
+                position += len(JOINT_SEPARATOR)
+            parts.append(hit.chunk.text)
+            segments.append(_Segment(i, position, position + len(hit.chunk.text)))
+            position += len(hit.chunk.text)
+        return [_Context("".join(parts), tuple(segments))]
+
+    def _cut_question(self, question: str) -> str:
+        encoding = self.tokenizer(question, add_special_tokens=False, return_offsets_mapping=True)
+        offsets = encoding["offset_mapping"]
+        if len(offsets) <= MAX_QUESTION_TOKENS:
+            return question
+        log.warning("question is %d tokens long; reading only its first %d",
+                    len(offsets), MAX_QUESTION_TOKENS)
+        return question[: offsets[MAX_QUESTION_TOKENS - 1][1]]
+
+    # -- model ----------------------------------------------------------------------------
+
+    def _score_contexts(self, question: str, contexts: list[_Context], max_answer_tokens: int
+                        ) -> tuple[list[_Candidate], float | None, int]:
+        import torch
+
+        encoding = self.tokenizer(
+            [question] * len(contexts),
+            [c.text for c in contexts],
+            truncation="only_second",
+            max_length=self.max_length,
+            stride=self.stride,
+            return_overflowing_tokens=True,
+            return_offsets_mapping=True,
+            padding=False,
+        )
+        n_windows = len(encoding["input_ids"])
+        model_keys = [k for k in ("input_ids", "attention_mask", "token_type_ids")
+                      if k in encoding and k in self._model_input_names()]
+        # Shortest windows first, so each batch pads little.
+        order = sorted(range(n_windows), key=lambda w: len(encoding["input_ids"][w]))
+        start_logits: dict[int, np.ndarray] = {}
+        end_logits: dict[int, np.ndarray] = {}
+        pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        device = next(self.model.parameters()).device
+        with torch.inference_mode():
+            for b in range(0, n_windows, self.batch_size):
+                batch = order[b: b + self.batch_size]
+                width = max(len(encoding["input_ids"][w]) for w in batch)
+                tensors = {}
+                for key in model_keys:
+                    fill = pad_id if key == "input_ids" else 0
+                    rows = [list(encoding[key][w]) + [fill] * (width - len(encoding[key][w]))
+                            for w in batch]
+                    tensors[key] = torch.tensor(rows, dtype=torch.long, device=device)
+                output = self.model(**tensors)
+                starts = output.start_logits.float().cpu().numpy()
+                ends = output.end_logits.float().cpu().numpy()
+                for row, w in enumerate(batch):
+                    length = len(encoding["input_ids"][w])
+                    start_logits[w] = starts[row, :length]
+                    end_logits[w] = ends[row, :length]
+
+        candidates: list[_Candidate] = []
+        null_logit: float | None = None
+        cls_id = self.tokenizer.cls_token_id
+        for w in range(n_windows):
+            context = contexts[encoding["overflow_to_sample_mapping"][w]]
+            seq_ids = encoding.sequence_ids(w)
+            ids = encoding["input_ids"][w]
+            offsets = encoding["offset_mapping"][w]
+            s_log, e_log = start_logits[w], end_logits[w]
+            cls_index = ids.index(cls_id) if cls_id is not None and cls_id in ids else 0
+            window_null = float(s_log[cls_index] + e_log[cls_index])
+            null_logit = window_null if null_logit is None else min(null_logit, window_null)
+            in_context = np.array([s == 1 and offsets[t][1] > offsets[t][0]
+                                   for t, s in enumerate(seq_ids)])
+            if not in_context.any():
+                continue
+            if self.whole_words:
+                offsets = _word_offsets(encoding.encodings[w].word_ids, offsets, in_context)
+            candidates.extend(self._window_spans(
+                context, offsets, in_context, s_log, e_log, window_null, max_answer_tokens))
+        return candidates, null_logit, n_windows
+
+    def _window_spans(self, context: _Context, offsets, in_context: np.ndarray,
+                      s_log: np.ndarray, e_log: np.ndarray, window_null: float,
+                      max_answer_tokens: int) -> list[_Candidate]:
+        masked_s = np.where(in_context, s_log, -np.inf)
+        masked_e = np.where(in_context, e_log, -np.inf)
+        n = min(self.n_best, int(in_context.sum()))
+        top_starts = np.argsort(-masked_s, kind="stable")[:n]
+        top_ends = np.argsort(-masked_e, kind="stable")[:n]
+        spans: list[_Candidate] = []
+        for s in top_starts:
+            for e in top_ends:
+                if e < s or e - s + 1 > max_answer_tokens:
+                    continue
+                char_start, char_end = offsets[s][0], offsets[e][1]
+                segment = _segment_of(context, char_start, char_end)
+                if segment is None:
+                    continue  # crosses the boundary between two joined chunks
+                spans.append(_Candidate(
+                    hit_index=segment.hit_index,
+                    chunk_start=char_start - segment.start,
+                    chunk_end=char_end - segment.start,
+                    logit=float(s_log[s] + e_log[e]),
+                    null_logit=window_null,
+                ))
+        return spans
+
+    def _model_input_names(self) -> set[str]:
+        names = set(getattr(self.tokenizer, "model_input_names", ()) or ())
+        forward = getattr(self.model, "forward", None)
+        try:
+            import inspect
+            params = set(inspect.signature(forward).parameters)
+        except (TypeError, ValueError):
+            return names or {"input_ids", "attention_mask"}
+        return (names | {"input_ids", "attention_mask"}) & params
+
+    # -- answers --------------------------------------------------------------------------
+
+    def _to_answer(self, cand: _Candidate, hit: Hit, score: float) -> Answer | None:
+        chunk = hit.chunk
+        start, end = trim_span(chunk.text, cand.chunk_start, cand.chunk_end)
+        if end <= start:
+            return None
+        text = chunk.text[start:end]
+        doc_start, doc_end = chunk.start + start, chunk.start + end
+        sentence_start, sentence_end = _sentence_bounds(hit, doc_start, doc_end)
+        sentence = chunk.text[sentence_start - chunk.start: sentence_end - chunk.start]
+        return Answer(
+            text=text,
+            score=min(1.0, max(0.0, score)),
+            doc_id=chunk.doc_id,
+            title=hit.title,
+            start=doc_start,
+            end=doc_end,
+            sentence=sentence,
+            sentence_start=sentence_start,
+            sentence_end=sentence_end,
+            hit=hit,
+            reader=self.name,
+        )
+
+
+def _word_offsets(word_ids, offsets, in_context: np.ndarray) -> list[tuple[int, int]]:
+    """Each context token's offsets widened to its whole word (as transformers' QA pipeline
+    does), so an answer never starts or ends inside a word: "Gen" becomes "Genf"."""
+    first: dict[int, int] = {}
+    last: dict[int, int] = {}
+    for t, word in enumerate(word_ids):
+        if in_context[t] and word is not None:
+            first.setdefault(word, offsets[t][0])
+            last[word] = offsets[t][1]
+    return [(first[word], last[word]) if in_context[t] and word is not None else tuple(offsets[t])
+            for t, word in enumerate(word_ids)]
+
+
+def _segment_of(context: _Context, start: int, end: int) -> _Segment | None:
+    for segment in context.segments:
+        if segment.start <= start and end <= segment.end:
+            return segment
+    return None
+
+
+def _sentence_bounds(hit: Hit, start: int, end: int) -> tuple[int, int]:
+    """Document offsets of the sentence(s) holding [start, end); the whole chunk if unknown."""
+    chunk = hit.chunk
+    overlapping = [(s, e) for s, e in chunk.sentences
+                   if s < end and start < e and chunk.start <= s and e <= chunk.end]
+    if not overlapping:
+        return chunk.start, chunk.end
+    # Widen to the answer itself, in case the chunk's sentence list does not cover it.
+    return min(start, *(s for s, _ in overlapping)), max(end, *(e for _, e in overlapping))
+
+
+def _logsumexp(values: np.ndarray) -> float:
+    top = float(values.max())
+    return top + math.log(float(np.exp(values - top).sum()))
+
+
+def trim_span(text: str, start: int, end: int) -> tuple[int, int]:
+    """Shrink ``text[start:end]`` past whitespace and stray punctuation at its edges.
+
+    Keeps a final "." that ends an abbreviation such as "U.S." or "z. B.", and brackets or
+    quotes that are closed inside the span. Returns offsets into ``text`` (end may equal start).
+    """
+    changed = True
+    while changed and start < end:
+        changed = False
+        while start < end and text[start] in _LEADING_JUNK:
+            start += 1
+            changed = True
+        while start < end and text[end - 1] in _TRAILING_JUNK:
+            end -= 1
+            changed = True
+        if start < end and text[end - 1] == "." and not _is_abbreviation(text[start:end]):
+            end -= 1
+            changed = True
+        span = text[start:end]
+        for opening, closing in _PAIRS:
+            if span.endswith(closing) and opening not in span[:-1] and closing != opening:
+                end -= 1
+                changed = True
+                break
+            if span.startswith(opening) and closing not in span[1:]:
+                start += 1
+                changed = True
+                break
+    return start, max(start, end)
+
+
+# "U.S.", "z. B.", "u.a.": two or more one-letter parts with dots end an abbreviation.
+_ABBREVIATION = re.compile(r"(?:^|[^\w])(?:\w\.\s?){2,}$")
+
+
+def _is_abbreviation(span: str) -> bool:
+    return bool(_ABBREVIATION.search(span))
+
+
+def normalize_answer_text(text: str) -> str:
+    """Case- and space-insensitive key for spotting the same answer read from two chunks."""
+    return " ".join(text.casefold().split())
+
+
+# -- loading --------------------------------------------------------------------------------
+
+BUILTIN_NAMES = ("builtin", "e5-small-qa-de")
+
+
+def load_reader(name_or_path: str, *, cache_dir: Path, quantize: bool = False,
+                mode: ReadMode = "joint", fallback: Callable[[], TransformersReader] | None = None,
+                **reader_kwargs) -> TransformersReader:
+    """A reader for ``name_or_path``: "builtin", a local model folder or a hub name.
+
+    A model that cannot be loaded (offline, typo, not a QA model) gives one WARNING line with
+    the reason and ``fallback()`` (default: the built-in model) takes over; ``reader.name``
+    says which one is active.
+    """
+    from qa import builtin_reader
+
+    def builtin() -> TransformersReader:
+        return builtin_reader.load_builtin_reader(
+            cache_dir=cache_dir, quantize=quantize, mode=mode, **reader_kwargs)
+
+    if name_or_path in BUILTIN_NAMES:
+        return builtin()
+    try:
+        model, tokenizer = _load_transformers_model(name_or_path)
+        reader = TransformersReader(model, tokenizer, name=name_or_path, mode=mode, **reader_kwargs)
+    except QAError as error:
+        reason = str(error)
+    except Exception as error:  # offline, typo, not a QA model: all end in the fallback model
+        reason = f"{type(error).__name__}: {str(error).strip().splitlines()[0] if str(error).strip() else ''}"
+    else:
+        if quantize:
+            reader.model = quantize_model(reader.model)
+        return reader
+    replacement = builtin() if fallback is None else fallback()
+    log.warning("reader model %r could not be loaded (%s); using %s instead",
+                name_or_path, reason[:300], replacement.name)
+    return replacement
+
+
+def _load_transformers_model(name_or_path: str):
+    """Load a QA model + fast tokenizer from a local folder or the hub, failing fast and quietly
+    (the caller reports the reason in one line)."""
+    import os
+
+    import transformers
+    from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+
+    path = Path(name_or_path).expanduser()
+    local = path.is_dir()
+    if not local:
+        if name_or_path.startswith((".", "/", "~")) or name_or_path.count("/") > 1:
+            raise QAError(f"no model folder at {path}")
+        if os.environ.get("HF_HUB_OFFLINE", "") in ("1", "true", "True"):
+            raise QAError("HF_HUB_OFFLINE is set and the model is not in the local hub cache")
+    verbosity = transformers.logging.get_verbosity()
+    transformers.logging.set_verbosity_error()
+    hub_logger = logging.getLogger("huggingface_hub")
+    hub_level = hub_logger.level
+    hub_logger.setLevel(logging.ERROR)
+    try:
+        source = str(path) if local else name_or_path
+        try:  # a folder, or a hub model already in the local cache: no network needed
+            return (AutoModelForQuestionAnswering.from_pretrained(source, local_files_only=True),
+                    AutoTokenizer.from_pretrained(source, local_files_only=True))
+        except OSError:
+            if local:
+                raise
+        if not _hub_reachable():
+            raise QAError("the model hub cannot be reached (offline?) and the model is not in "
+                          "the local hub cache")
+        return (AutoModelForQuestionAnswering.from_pretrained(name_or_path),
+                AutoTokenizer.from_pretrained(name_or_path))
+    finally:
+        transformers.logging.set_verbosity(verbosity)
+        hub_logger.setLevel(hub_level)
+
+
+def _hub_reachable(timeout: float = 3.0) -> bool:
+    """One quick TCP connection to the hub, instead of the hub client's minute of retries."""
+    import os
+    import socket
+    from urllib.parse import urlparse
+
+    endpoint = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
+    port = endpoint.port or (443 if endpoint.scheme == "https" else 80)
+    try:
+        socket.create_connection((endpoint.hostname, port), timeout=timeout).close()
+    except OSError:
+        return False
+    return True
+
+
+def quantize_model(model):
+    """Dynamic int8 quantisation of the encoder's Linear layers (CPU inference only).
+
+    The span head stays float: its two outputs are the answer scores themselves."""
+    import torch
+    from torch.ao.quantization import default_dynamic_qconfig, quantize_dynamic
+
+    names = {name: default_dynamic_qconfig for name, module in model.named_modules()
+             if isinstance(module, torch.nn.Linear) and ".encoder." in f".{name}."}
+    if not names:  # not a BERT-style layout: quantise every Linear layer
+        names = {torch.nn.Linear}
+    return quantize_dynamic(model, names, dtype=torch.qint8)
