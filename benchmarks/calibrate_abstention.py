@@ -47,6 +47,20 @@ def features(hits, evidence) -> tuple[float, float] | None:
     return margin, max(dense_similarity(h) for h in hits)
 
 
+def raw_features(question: str, hits, evidence) -> dict:
+    """Everything that might separate answerable from unanswerable, for analysis."""
+    sims = sorted((dense_similarity(h) for h in hits), reverse=True)
+    return {"question": question, "margin": evidence.no_answer_margin,
+            "best_span_logit": evidence.best_span_logit, "null_logit": evidence.null_logit,
+            "null_probability": evidence.null_probability,
+            "p1": evidence.answers[0].score if evidence.answers else None,
+            "answer": evidence.answers[0].text if evidence.answers else None,
+            "sims": sims, "scores": [h.score for h in hits]}
+
+
+DUMP: list[dict] = []
+
+
 def seeds_examples(pipeline, k: int) -> list[tuple[tuple[float, float] | None, int]]:
     rows = [json.loads(line) for line in CALIBRATION.read_text(encoding="utf-8").splitlines() if line.strip()]
     examples = []
@@ -54,6 +68,8 @@ def seeds_examples(pipeline, k: int) -> list[tuple[tuple[float, float] | None, i
         hits = pipeline.retriever.search(row["question"], k=k)
         evidence = pipeline.reader.read_with_evidence(row["question"], hits, top_n=1)
         examples.append((features(hits, evidence), int(bool(row["answers"]))))
+        DUMP.append({"source": "seeds", "label": int(bool(row["answers"])), "gold": row["answers"],
+                     **raw_features(row["question"], hits, evidence)})
     return examples
 
 
@@ -79,6 +95,7 @@ def xquad_examples(pipeline, n_questions: int, seed: int) -> list[tuple[tuple[fl
             hit = paragraph_hit(text, float(vector @ q), f"xquad-{a}")
             evidence = pipeline.reader.read_with_evidence(qa["question"], [hit], top_n=1)
             examples.append((features([hit], evidence), label))
+            DUMP.append({"source": "xquad", "label": label, **raw_features(qa["question"], [hit], evidence)})
     return examples
 
 
@@ -107,24 +124,37 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--xquad-questions", type=int, default=150)
     parser.add_argument("--k", type=int, default=5)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--dump", type=Path, default=None, help="write every example's features as JSONL")
+    parser.add_argument("--from-dump", type=Path, default=None,
+                        help="refit from a --dump file instead of running the models again")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    pipeline = build_pipeline(Settings.from_env(), show_progress=False)
-    seeds = seeds_examples(pipeline, args.k)
-    examples = seeds + xquad_examples(pipeline, args.xquad_questions, args.seed)
+    if args.from_dump is not None:
+        dumped = [json.loads(line) for line in args.from_dump.read_text(encoding="utf-8").splitlines() if line.strip()]
+        as_example = lambda d: (None if d["margin"] is None or not d["answer"] else (d["margin"], d["sims"][0]), d["label"])
+        seeds = [as_example(d) for d in dumped if d["source"] == "seeds"]
+        examples = seeds + [as_example(d) for d in dumped if d["source"] != "seeds"]
+    else:
+        pipeline = build_pipeline(Settings.from_env(), show_progress=False)
+        seeds = seeds_examples(pipeline, args.k)
+        examples = seeds + xquad_examples(pipeline, args.xquad_questions, args.seed)
+    if args.dump is not None:
+        args.dump.write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in DUMP), encoding="utf-8")
     usable = [(f, y) for f, y in examples if f is not None]
     x = np.array([f for f, _ in usable], dtype=np.float64)
     y = np.array([y for _, y in usable], dtype=np.float64)
     w, b = fit_logistic(x, y)
     conf = 1 / (1 + np.exp(-(x @ w + b)))
+    # The weights come from all examples; the threshold from the seeds calibration questions
+    # alone, since they are like what users ask (XQuAD's foreign paragraphs are far easier).
+    n_seeds = len([e for e in seeds if e[0] is not None])
     thresholds = np.linspace(0.05, 0.95, 91)
-    best = max(thresholds, key=lambda t: balanced_accuracy(conf, y, t))
+    best = max(thresholds, key=lambda t: balanced_accuracy(conf[:n_seeds], y[:n_seeds], t))
     print(f"examples: {len(usable)} ({int(y.sum())} answerable, {int((1 - y).sum())} unanswerable); "
           f"{len(examples) - len(usable)} without a candidate span")
     print(f"margin_weight={w[0]:.4f} retrieval_weight={w[1]:.4f} bias={b:.4f} threshold={best:.2f}")
     print(f"balanced accuracy on the calibration data: {balanced_accuracy(conf, y, best):.3f}")
     answered = conf >= best
-    n_seeds = len([e for e in seeds if e[0] is not None])
     for name, part in (("seeds calibration", slice(0, n_seeds)), ("XQuAD-de 0-39", slice(n_seeds, None))):
         a, t = answered[part], y[part]
         print(f"  {name}: answered answerable {a[t == 1].mean():.3f}, abstained on unanswerable {(~a[t == 0]).mean():.3f}")

@@ -35,9 +35,10 @@ def test_answers_carry_exact_document_offsets():
 
 def test_abstains_when_confidence_is_below_threshold():
     # FakeReader: best span logit 10 * score; the null logit decides the margin.
-    confident, _ = _pipeline(null_logit=-20.0)
+    margin_only = AbstentionPolicy(margin_weight=1.0, retrieval_weight=0.0, bias=0.0, threshold=0.5)
+    confident, _ = _pipeline(null_logit=-20.0, policy=margin_only)
     assert not confident.ask("Wo sprechen die USA?", k=2).abstained
-    doubtful, _ = _pipeline(null_logit=50.0)
+    doubtful, _ = _pipeline(null_logit=50.0, policy=margin_only)
     response = doubtful.ask("Wo sprechen die USA?", k=2)
     assert response.abstained and response.answers == () and response.hits
     assert 0.0 <= response.confidence < 0.5
