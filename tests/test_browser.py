@@ -15,7 +15,7 @@ import pytest
 
 import app
 from qa.settings import REPO_ROOT, Settings
-from tests.fakes import FakePipeline, FakeReader, fake_documents
+from tests.fakes import FakePipeline, FakeReader, fake_documents, indexed_fake_pipeline
 
 pytestmark = pytest.mark.browser
 
@@ -147,6 +147,72 @@ def test_empty_and_huge_questions_get_a_friendly_message(page):
         page.locator("#qa-ask").click()  # empty box: nothing breaks, no traceback
         page.wait_for_timeout(500)
         assert "Traceback" not in page.content() and page.errors == []
+    finally:
+        blocks.close()
+
+
+def upload_file(page, selector: str, path: Path, *, attempts: int = 3) -> None:
+    """Choose ``path`` in a gr.File; again if the component was still mounting and missed it."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for attempt in range(attempts):
+        page.locator(f"{selector} input[type=file]").set_input_files(str(path))
+        try:
+            page.locator(selector).get_by_text(path.name).wait_for(timeout=10_000)
+            return
+        except PlaywrightTimeout:
+            if attempt == attempts - 1:
+                raise
+
+
+NEW_TITLE = "Zebrastadt wird Hauptstadt <script>window.__pwned=1</script>"
+NEW_TEXT = ("Die Testrepublik hat eine neue Hauptstadt: Zebrastadt. Das Parlament beschloss den "
+            f"Umzug am Montag. {IMG}")
+
+
+def test_pasting_an_article_makes_it_answerable_at_once(page, tmp_path):
+    """Paste an article in "Add an article", then ask what only it can answer (real index
+    over the fake embedder, BM25 retrieval); a fake PDF upload is refused in the page."""
+    corpus = tmp_path / "corpus"
+    shutil.copytree(REPO_ROOT / "seeds", corpus)
+    reader = FakeReader(answer_for=lambda question: "Zebrastadt")
+    pipeline = indexed_fake_pipeline(corpus, tmp_path / "index", reader=reader, mode="bm25")
+    service = app.ChatService(pipeline, settings=Settings(corpus_dir=corpus, index_dir=tmp_path / "index"))
+    blocks = start_app(service)
+    try:
+        page.goto(blocks.local_url)
+        assert "4 articles" in page.locator("#qa-status").inner_text()
+        assert "BM25 retrieval · flat index" in page.locator("#qa-status").inner_text()
+        page.locator("#qa-add").get_by_text("Add an article").click()
+
+        fake_pdf = tmp_path / "bericht.pdf"
+        fake_pdf.write_bytes(b"<html><script>window.__pwned=1</script></html>")
+        page.locator("#qa-add-text textarea").wait_for()  # the accordion's content is mounted
+        upload_file(page, "#qa-add-file", fake_pdf)
+        page.locator("#qa-add-button").click()
+        page.locator("#qa-add-result .qa-add-error").wait_for()
+        assert "is not a PDF" in page.locator("#qa-add-result").inner_text()
+        page.locator("#qa-add-file button[aria-label='Clear']").click()
+
+        page.locator("#qa-add-title textarea, #qa-add-title input").first.fill(NEW_TITLE)
+        page.locator("#qa-add-text textarea").fill(NEW_TEXT)
+        page.locator("#qa-add-button").click()
+        page.locator("#qa-add-result .qa-add-ok").wait_for()
+        assert "Added" in page.locator("#qa-add-result").inner_text()
+        assert NEW_TITLE in page.locator("#qa-add-result").inner_text()  # literally
+        assert "5 articles" in page.locator("#qa-status").inner_text()
+        assert "Zebrastadt" in page.locator("#qa-article").inner_text()  # opened in the inspector
+
+        ask(page, "Wie heißt die neue Hauptstadt der Testrepublik?")
+        bot = page.locator(BOT_MESSAGES).last
+        assert bot.locator("strong").first.inner_text() == "Zebrastadt"
+        assert "Zebrastadt wird Hauptstadt" in bot.inner_text()  # cited: the pasted article
+        assert page.locator("#qa-sources mark.qa-answer").first.inner_text() == "Zebrastadt"
+        page.get_by_role("tab", name="All articles (5)").click()
+        assert any(NEW_TITLE in t for t in page.locator("#qa-documents .qa-doc-title").all_inner_texts())
+        assert (corpus / "zebrastadt-wird-hauptstadt-script-window-pwned-1-script.txt").is_file()
+        assert_inert(page)
+        assert page.errors == []
     finally:
         blocks.close()
 

@@ -93,9 +93,10 @@ def test_detect_language(text, language):
     ("Und seit wann?", ["Wie viele Menschen sind getötet worden?"],
      "Seit wann Menschen sind getötet worden?"),
     ("Wie viele noch?", ["Wer ist gestorben?"], "Wie viele noch ist gestorben?"),
-    ("Und die OSZE?", ["Wann ist die Sitzung des Nato-Russland-Rates?"], "Wann die OSZE?"),
-    ("What about NATO?", ["How many troops does Russia have?"], "How many NATO?"),
-    ("Die Nato?", ["Wann sind Gespräche geplant?"], "Wann Die Nato?"),
+    ("Und die OSZE?", ["Wann ist die Sitzung des Nato-Russland-Rates?"],
+     "Wann ist die Sitzung der OSZE?"),
+    ("What about NATO?", ["How many troops does Russia have?"], "How many troops does NATO have?"),
+    ("Die Nato?", ["Wann sind Gespräche geplant?"], "Wann sind Gespräche geplant – und die Nato?"),
     ("Und Macron?", ["Biden Selenskyj Telefonat"], "Biden Selenskyj Telefonat – und Macron?"),
     ("And Macron?", ["Biden phone call Zelensky"], "Biden phone call Zelensky – and Macron?"),
     ("Und?", ["Wann sind Gespräche geplant?"], "Wann sind Gespräche geplant?"),
@@ -105,9 +106,42 @@ def test_elliptic_followups_are_resolved_against_the_previous_question(question,
     assert chat.resolve_followup(question, history) == expected
 
 
+@pytest.mark.parametrize("question, previous, expected", [
+    # the last noun phrase is replaced; a genitive/dative article follows its case
+    ("Und die Nato?", "Wann ist die Sitzung des Nato-Russland-Rates?", "Wann ist die Sitzung der Nato?"),
+    ("Und der Kreml?", "Was fordert die Regierung der Ukraine?", "Was fordert die Regierung des Kreml?"),
+    ("Und Georgien?", "Wer hat der Ukraine Sicherheitsgarantien angeboten?",
+     "Wer hat Georgien Sicherheitsgarantien angeboten?"),
+    ("Und die Krim?", "Wie viele Menschen sind im Donbass getötet worden?",
+     "Wie viele Menschen sind in der Krim getötet worden?"),
+    # a topic with a preposition replaces the last prepositional phrase
+    ("Und in Luhansk?", "Wie viele Menschen sind im Donbass getötet worden?",
+     "Wie viele Menschen sind in Luhansk getötet worden?"),
+    ("Und Belarus?", "Wie viele Soldaten hat Russland an der Grenze zur Ukraine stationiert?",
+     "Wie viele Soldaten hat Russland an der Grenze zu Belarus stationiert?"),
+    # English: names (capitalised runs) are the noun phrases
+    ("And the OSCE?", "When is the NATO-Russia Council meeting?", "When is the OSCE meeting?"),
+    ("And Russia?", "What did Biden offer Ukraine?", "What did Biden offer Russia?"),
+    # nothing identifiable: the topic is attached, the previous question kept whole
+    ("Und Frankreich?", "Was hat Biden Selenskyj angeboten?",
+     "Was hat Biden Selenskyj angeboten – und Frankreich?"),
+    # "Und" before a whole question: the question stands on its own
+    ("Und was sagt Putin?", "Wann ist die Sitzung des Nato-Russland-Rates?", "Was sagt Putin?"),
+])
+def test_a_new_topic_replaces_the_previous_questions_last_noun_phrase(question, previous, expected):
+    assert chat.resolve_followup(question, [previous]) == expected
+
+
+def test_a_topic_swap_keeps_the_rest_of_the_question():
+    """The regression: "Und die Nato?" used to become "Wann die Nato?"."""
+    resolved = chat.resolve_followup("Und die Nato?", ["Wann ist die Sitzung des Nato-Russland-Rates?"])
+    assert resolved.startswith("Wann ist die Sitzung") and "Nato" in resolved
+    assert not chat.is_followup(resolved)
+
+
 def test_followups_chain_through_resolved_turns():
     history = ["Wann ist die Sitzung des Nato-Russland-Rates?", "Und die OSZE?"]
-    assert chat.resolve_followup("Und wo?", history) == "Wo die OSZE?"
+    assert chat.resolve_followup("Und wo?", history) == "Wo ist die Sitzung der OSZE?"
     history = ["Wer hat der Ukraine Sicherheitsgarantien angeboten?", "Und wann?"]
     assert chat.resolve_followup("Und wo?", history) == (
         "Wo hat der Ukraine Sicherheitsgarantien angeboten?")
@@ -318,3 +352,80 @@ def test_view_to_dict_for_an_abstention():
     data = chat.view_to_dict(chat.present(response([], [FIRST])))
     assert data["abstained"] is True and data["answers"] == []
     assert data["message"] == chat.NO_ANSWER["de"] and len(data["citations"]) == 1
+
+
+# --- status line, page numbers, adding articles ------------------------------------------------
+
+def test_status_line_names_mode_index_and_reader():
+    status = chat.CorpusStatus(articles=4, passages=27, mode="hybrid", embedder="multilingual-e5-small",
+                               index_kind="flat", reader="e5-small-qa-de")
+    assert chat.status_line(status) == ("4 articles · 27 passages · hybrid retrieval (BM25 + "
+                                        "multilingual-e5-small) · flat index · reader e5-small-qa-de")
+    assert chat.status_line(chat.CorpusStatus(articles=1, passages=1, mode="bm25")) == (
+        "1 article · 1 passage · BM25 retrieval")
+    assert "&lt;b&gt;" in chat.header_html(chat.CorpusStatus(articles=1, reader="<b>"))
+
+
+def _pdf_hit(start, end, page_starts="0,100,200"):
+    from embeddings.chunking import Chunk
+
+    chunk = Chunk("bericht.pdf", start, end, "x" * (end - start))
+    return Hit(chunk=chunk, score=0.5, rank=1, title="Bericht",
+               metadata={"pages": "3", "page_starts": page_starts})
+
+
+@pytest.mark.parametrize("start, end, language, expected", [
+    (10, 50, "en", "page 1"), (120, 150, "de", "Seite 2"), (90, 210, "en", "pages 1-3"),
+    (150, 250, "de", "Seiten 2-3"),
+])
+def test_pdf_passages_name_their_pages(start, end, language, expected):
+    assert chat.pages_of(_pdf_hit(start, end), language) == expected
+
+
+def test_passages_without_a_page_map_have_no_page():
+    assert chat.pages_of(_pdf_hit(0, 5, page_starts=""), "de") is None
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("../../etc/passwd", "etc-passwd.txt"), ("..", "article.txt"), (".bashrc", "bashrc.txt"),
+    ("Ölpreis: Ärger über Maß", "oelpreis-aerger-ueber-mass.txt"), ("", "article.txt"),
+    ("C:\\Windows\\win.ini", "c-windows-win-ini.txt"), ("a" * 200, "a" * chat.FILE_STEM_CHARS + ".txt"),
+])
+def test_article_file_names_are_safe(name, expected):
+    assert chat.article_file_name(name) == expected
+
+
+def test_pasted_article_puts_the_title_first_and_unifies_line_ends():
+    name, content = chat.pasted_article("  Neue   Lage ", "Erster Absatz.\r\n\r\nZweiter\x07 Absatz.")
+    assert (name, content) == ("neue-lage.txt", "Neue Lage\n\nErster Absatz.\n\nZweiter Absatz.\n")
+
+
+@pytest.mark.parametrize("name, data, expected", [
+    ("a.txt", b"Titel\n\nText", "a.txt"),
+    ("Bericht 2025.PDF", b"%PDF-1.4\n...", "bericht-2025.pdf"),
+    ("Seite.htm", b"<html>", "seite.html"),
+    ("../x.md", b"# x", "x.md"),
+])
+def test_check_upload_gives_a_safe_name(tmp_path, name, data, expected):
+    path = tmp_path / "upload.bin"
+    path.write_bytes(data)
+    assert chat.check_upload(path, original_name=name) == expected
+
+
+@pytest.mark.parametrize("name, data, expected", [
+    ("a.exe", b"MZ", "cannot be added"), ("a.pdf", b"PK\x03\x04", "not a PDF"),
+    ("a.txt", b"\x00\x01\x02", "binary file"), ("a.txt", b"", "is empty"),
+])
+def test_check_upload_refuses_with_the_reason(tmp_path, name, data, expected):
+    path = tmp_path / "upload.bin"
+    path.write_bytes(data)
+    with pytest.raises(QAError, match=expected):
+        chat.check_upload(path, original_name=name)
+
+
+def test_added_and_refused_messages_are_escaped():
+    from embeddings.documents import Document
+
+    doc = Document("x.txt", "<script>alert(1)</script>", "text")
+    assert "<script>" not in chat.added_html(doc, outcome="added", passages=1)
+    assert "<img" not in chat.refused_html('<img src=x onerror="alert(1)">')

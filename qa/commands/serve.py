@@ -35,6 +35,8 @@ def add_serve_arguments(parser: argparse.ArgumentParser) -> None:
                         "sentence-transformers name or a local folder")
     parser.add_argument("--reader", help="'builtin' (offline e5-small-qa-de), a transformers "
                         "QA model name or a local folder")
+    parser.add_argument("--read-only", action="store_true",
+                        help="hide 'Add an article': nobody can change the corpus from the browser")
     parser.add_argument("--share", action="store_true",
                         help="also serve through a public gradio.live link (off by default)")
 
