@@ -38,7 +38,10 @@ class Settings:
     index_kind: str = "auto"
     chunk_tokens: int = 200
     chunk_overlap: int = 1
-    k: int = 5
+    # Passages retrieved and read per question. Three 200-token chunks read jointly keep a
+    # question under ~0.4 s on a 2-core laptop; five cost ~0.5 s in the reader alone
+    # (docs/BENCHMARKS.md, "Speed").
+    k: int = 3
     top_n: int = 3
     host: str = "127.0.0.1"
     port: int = 7860

@@ -38,7 +38,7 @@ def test_index_then_search_json_and_text(capsys, tmp_path, seeds_dir, e5_embedde
     question = "Wie viele Menschen sind im Donbass getötet worden?"
     assert main(["-q", "search", question, "--corpus", str(corpus), "--index-dir", str(idx), "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
-    assert data["question"] == question and len(data["hits"]) == 5
+    assert data["question"] == question and len(data["hits"]) == 3  # the default k
     top = data["hits"][0]
     assert "Mehr als 13 000 Menschen" in top["text"]
     text = (corpus / top["doc_id"]).read_text(encoding="utf-8")

@@ -19,7 +19,7 @@ def register(subparsers) -> None:
                     "the answer, its score and numbered citations. Prints that the corpus holds no "
                     "answer when the evidence is weak.")
     ask.add_argument("question", help="the question, German or English")
-    ask.add_argument("--k", type=int, default=None, help="passages to read (default 5)")
+    ask.add_argument("--k", type=int, default=None, help="passages to read (default 3)")
     ask.add_argument("--top-n", type=int, default=None, help="answers to show (default 3)")
     ask.add_argument("--reader", dest="reader_model", default=None,
                      help="transformers QA model name or folder (default: builtin e5-small-qa-de)")

@@ -51,7 +51,7 @@ def register(subparsers) -> None:
     search = subparsers.add_parser("search", help="show the passages retrieved for a question",
                                    description="Retrieve the passages most similar to QUESTION.")
     search.add_argument("question", help="the question, German or English")
-    search.add_argument("--k", type=int, default=None, help="how many passages (default 5)")
+    search.add_argument("--k", type=int, default=None, help="how many passages (default 3)")
     search.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     search.add_argument("--mode", dest="retrieval_mode", choices=MODES, default=None,
                         help="dense (e5), bm25 (German BM25) or hybrid (both fused; the default)")
