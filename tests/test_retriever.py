@@ -107,7 +107,11 @@ def test_score_scales_per_mode(filter_index):
     assert all(h.score > 0 for h in bm25)  # raw BM25: > 0 for every returned chunk, unbounded
     assert [h.dense_score for h in bm25] != [h.score for h in bm25]
     hybrid = Retriever(index, emb, mode="hybrid").search("Genf Sicherheit", k=4)
-    assert all(0 < h.score <= 2 / 61 + 1e-9 for h in hybrid)  # RRF with rrf_k = 60
+    assert all(0 <= h.score <= 1 for h in hybrid)  # default: weighted sum of min-max scores
+    assert hybrid[0].score == pytest.approx(1.0) or hybrid[0].score >= 0.8
+    rrf = Retriever(index, emb, mode="hybrid", fusion={"method": "rrf", "rrf_k": 60}).search("Genf Sicherheit", k=4)
+    assert all(0 < h.score <= 2 / 61 + 1e-9 for h in rrf)  # RRF with rrf_k = 60
+    hybrid = hybrid + rrf
     # dense_score is the cosine in every mode, so abstention sees one scale
     cosine = {h.chunk.start + hash(h.doc_id): h.score for h in dense}
     for hit in bm25 + hybrid:
