@@ -1,0 +1,220 @@
+"""``qa eval`` measures the system on a question set; ``qa eval-compare`` compares two runs."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Sequence
+
+from embeddings.documents import Document
+from qa.errors import QAError
+from qa.evaluation.compare import compare_runs, format_comparison
+from qa.evaluation.datasets import EvalDataset, load_dataset, parse_articles
+from qa.evaluation.metrics import summarise
+from qa.evaluation.report import check_out_dir, format_summary, load_run, write_run
+from qa.evaluation.runner import MODES, RunConfig, check_runnable, evaluate
+from qa.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class EvalSystem:
+    """The parts of the system a run needs; the ones its mode does not use may be None."""
+
+    name: str
+    pipeline: Any = None
+    reader: Any = None
+    retriever: Any = None
+
+
+def build_system(settings: Settings, *, mode: str, documents: Sequence[Document] | None = None) -> EvalSystem:
+    """Load what ``mode`` needs for ``settings``: the real models and index.
+
+    ``documents`` (``--corpus-from-dataset``) replaces the corpus: they are indexed with the
+    configured embedder into a cache folder keyed by their fingerprint, so a second run over
+    the same dataset reuses the vectors. Tests replace this function with one returning fakes.
+    """
+    from qa.build import build_pipeline, build_retriever
+    from qa.reader import load_reader
+
+    if mode == "reader":
+        reader = load_reader(settings.reader_model, cache_dir=settings.cache_dir)
+        return EvalSystem(name=f"reader {reader.name}", reader=reader)
+    if documents is None:
+        if mode == "retrieval":
+            retriever, _ = build_retriever(settings)
+            return EvalSystem(name=f"retriever {retriever.mode} over {settings.index_dir}", retriever=retriever)
+        pipeline = build_pipeline(settings)
+        return EvalSystem(name=f"pipeline over {settings.index_dir}, reader {pipeline.reader_name}",
+                          pipeline=pipeline, retriever=pipeline.retriever)
+    retriever = dataset_retriever(settings, documents)
+    if mode == "retrieval":
+        return EvalSystem(name=f"retriever {retriever.mode} over the dataset's {len(documents)} contexts",
+                          retriever=retriever)
+    from qa.pipeline import QAPipeline
+
+    reader = load_reader(settings.reader_model, cache_dir=settings.cache_dir)
+    pipeline = QAPipeline(retriever, reader)
+    return EvalSystem(name=f"pipeline over the dataset's {len(documents)} contexts, reader {reader.name}",
+                      pipeline=pipeline, retriever=retriever)
+
+
+def dataset_retriever(settings: Settings, documents: Sequence[Document]):
+    """A Retriever over ``documents`` (built as ``qa.build`` builds the corpus one: same embedder,
+    chunking, index kind and retrieval mode), its index cached under the cache folder."""
+    from embeddings.encoder import load_embedder
+    from embeddings.indexing import build_index, chunking_settings
+    from embeddings.store import ChunkIndex, corpus_fingerprint
+    from qa.retriever import Retriever
+
+    embedder = load_embedder(settings.embedding_model, cache_dir=settings.cache_dir)
+    fingerprint = corpus_fingerprint(documents)
+    folder = Path(settings.cache_dir) / "eval-indexes" / fingerprint
+    chunking = chunking_settings(max_tokens=settings.chunk_tokens, overlap=settings.chunk_overlap)
+    if (folder / "manifest.json").exists():
+        index = ChunkIndex.load(folder)
+        reasons = index.manifest.differences(model_name=embedder.name, model_fingerprint=embedder.fingerprint,
+                                             chunking=chunking, corpus_fingerprint=fingerprint)
+        if not reasons:
+            log.info("dataset index: %s (%d chunks, cached)", folder, len(index))
+            return Retriever(index, embedder, mode=settings.retrieval_mode)
+        log.info("rebuilding the dataset index in %s: %s", folder, "; ".join(reasons))
+    log.info("indexing the dataset's %d contexts into %s", len(documents), folder)
+    index = build_index(list(documents), embedder, max_tokens=settings.chunk_tokens,
+                        overlap=settings.chunk_overlap, show_progress=sys.stderr.isatty(),
+                        index_kind=settings.index_kind)
+    index.save(folder)
+    return Retriever(index, embedder, mode=settings.retrieval_mode)
+
+
+# ---------------------------------------------------------------------------------------
+
+def register(subparsers) -> None:
+    run = subparsers.add_parser(
+        "eval", help="measure the system on a question set (EM/F1, retrieval, abstention, latency)",
+        description="Ask every question of DATASET and score the answers. DATASET is a SQuAD "
+                    "JSON file (v1.1/v2.0), a JSONL question set ({\"id\", \"question\", \"answers\": "
+                    "[...]} per line; [] = no answer in the corpus), MLQA's JSONL, or a BEIR/MTEB "
+                    "retrieval folder (corpus.jsonl, queries.jsonl, qrels/test.tsv).")
+    run.add_argument("dataset", type=Path, metavar="DATASET", help="question set file or retrieval folder")
+    run.add_argument("--mode", choices=MODES, default="end-to-end",
+                     help="end-to-end: retrieve, read, answer (default); reader: read the gold context "
+                          "only; retrieval: retrieval metrics only")
+    run.add_argument("--corpus-from-dataset", action="store_true",
+                     help="index the dataset's own contexts (one document per paragraph) as the corpus")
+    run.add_argument("--articles", default=None, metavar="SPEC",
+                     help="SQuAD files: ask only the questions of these articles (0-based), e.g. 40-47")
+    run.add_argument("--questions-from", type=Path, default=None, metavar="FILE",
+                     help="SQuAD file whose questions are asked over DATASET's contexts, paired by id "
+                          "(e.g. xquad.en.json questions over xquad.de.json)")
+    run.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N questions")
+    run.add_argument("--k", type=int, default=None, help="passages retrieved per question (default 3)")
+    run.add_argument("--top-n", type=int, default=1, help="answers asked for per question (default 1; the first is scored)")
+    run.add_argument("--index-dir", type=Path, default=None, help="the index to use (default: index/)")
+    run.add_argument("--reader", dest="reader_model", default=None, metavar="NAME_OR_PATH",
+                     help="QA model: builtin (default), a local folder or a hub name")
+    run.add_argument("--out", type=Path, default=None, metavar="DIR",
+                     help="write metrics.json, predictions.jsonl and report.html into DIR (atomically)")
+    run.add_argument("--json", action="store_true", help="print metrics.json's object instead of the table")
+    run.set_defaults(handler=run_eval)
+
+    compare = subparsers.add_parser(
+        "eval-compare", help="compare two qa eval --out folders",
+        description="Metric deltas (B - A) and the questions whose outcome changed: EM flipped, "
+                    "abstention flipped, or F1 moved by more than 0.5.")
+    compare.add_argument("run_a", type=Path, metavar="RUN_A")
+    compare.add_argument("run_b", type=Path, metavar="RUN_B")
+    compare.add_argument("--json", action="store_true", help="print one JSON object")
+    compare.set_defaults(handler=run_compare)
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    settings = Settings.from_env().replace(index_dir=args.index_dir, reader_model=args.reader_model, k=args.k)
+    # Everything a user can get wrong is checked before any model loads or file is written.
+    articles = None if args.articles is None else parse_articles(args.articles)
+    dataset = load_dataset(args.dataset, articles=articles, questions_from=args.questions_from, limit=args.limit)
+    if args.out is not None:
+        check_out_dir(args.out)
+    if args.corpus_from_dataset and not dataset.documents:
+        raise QAError(f"{args.dataset}: --corpus-from-dataset needs contexts, and this {dataset.format} "
+                      "set has none; index a corpus with qa index instead")
+    if dataset.format == "qrels" and not args.corpus_from_dataset:
+        raise QAError(f"{args.dataset}: qrels judge passages by their ids, so add --corpus-from-dataset")
+    config = RunConfig(mode=args.mode, k=settings.k, top_n=args.top_n,
+                       relevance="document" if args.corpus_from_dataset else "answer")
+    check_runnable(dataset, config)
+    log.info("qa eval: %d questions from %s (%s), mode %s, k=%d, top_n=%d; settings:\n%s",
+             len(dataset.questions), dataset.path, dataset.format, config.mode, config.k, config.top_n,
+             settings.describe())
+
+    started = time.perf_counter()
+    system = build_system(settings, mode=config.mode,
+                          documents=dataset.documents if args.corpus_from_dataset else None)
+    loaded = time.perf_counter()
+    results = evaluate(dataset, config, pipeline=system.pipeline, reader=system.reader, retriever=system.retriever)
+    metrics = summarise(results, config, run=describe_run(args, dataset, system, settings, articles=articles,
+                                                          load_s=loaded - started,
+                                                          run_s=time.perf_counter() - loaded))
+    if args.out is not None:
+        write_run(args.out, metrics, results)
+    if args.json:
+        print(json.dumps(metrics, ensure_ascii=False, indent=2))
+    else:
+        print(format_summary(metrics))
+        if args.out is not None:
+            print(f"\nwrote {args.out}/metrics.json, predictions.jsonl, report.html")
+    return 0
+
+
+def describe_run(args: argparse.Namespace, dataset: EvalDataset, system: EvalSystem, settings: Settings,
+                 *, articles: frozenset[int] | None, load_s: float, run_s: float) -> dict[str, Any]:
+    return {
+        "dataset": str(dataset.path),
+        "dataset_name": dataset.name,
+        "format": dataset.format,
+        "articles": None if articles is None else _ranges(sorted(articles)),
+        "questions_from": None if args.questions_from is None else str(args.questions_from),
+        "limit": args.limit,
+        "corpus": "gold paragraph" if args.mode == "reader" else
+                  "dataset" if args.corpus_from_dataset else str(settings.index_dir),
+        "system": system.name,
+        "retrieval_mode": getattr(system.retriever, "mode", None),
+        "embedding_model": settings.embedding_model,
+        "reader_model": settings.reader_model,
+        "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "load_s": round(load_s, 2),
+        "run_s": round(run_s, 2),
+    }
+
+
+def _ranges(numbers: list[int]) -> str:
+    """[40, 41, 42, 47] → "40-42,47"."""
+    runs: list[list[int]] = []
+    for n in numbers:
+        if runs and runs[-1][1] == n - 1:
+            runs[-1][1] = n
+        else:
+            runs.append([n, n])
+    return ",".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    metrics_a, predictions_a = load_run(args.run_a)
+    metrics_b, predictions_b = load_run(args.run_b)
+    comparison = compare_runs(metrics_a, predictions_a, metrics_b, predictions_b)
+    if args.json:
+        from dataclasses import asdict
+
+        payload = asdict(comparison)
+        for item in payload["metrics"]:
+            item["delta"] = None if item["a"] is None or item["b"] is None else item["b"] - item["a"]
+        print(json.dumps({"run_a": str(args.run_a), "run_b": str(args.run_b), **payload}, ensure_ascii=False, indent=2))
+    else:
+        print(format_comparison(comparison, label_a=str(args.run_a), label_b=str(args.run_b)))
+    return 0

@@ -1,0 +1,227 @@
+"""``qa eval`` and ``qa eval-compare`` end to end through ``main(argv)``, with fake systems.
+
+The real loader (``build_system``) is swapped for one that builds fakes over the documents
+it is given, so the command's own wiring (dataset → corpus → runner → files) is exercised.
+"""
+from __future__ import annotations
+
+import json
+import re
+import string
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+import qa.commands.eval as eval_command
+from qa.cli import main
+from qa.evaluation.compare import compare_runs
+from qa.evaluation.report import load_run
+from tests.fakes import FakeRetriever, ScriptedPipeline, ScriptedReader, tiny_squad
+
+SCRIPT = {
+    "Wo finden die Gespräche statt?": "Genf",
+    "Wer ist der US-Sondergesandte?": "Witkoff",
+    "Wie viele Menschen sind im Donbass getötet worden?": "13 000 Menschen",
+    "Wann wurde die NATO gegründet?": "Washington",
+    "Where do the talks take place?": "Genf",
+}
+
+
+@pytest.fixture()
+def squad_file(tmp_path) -> Path:
+    data = tiny_squad(impossible=("q-hq",))
+    # Markup in a question must reach report.html escaped.
+    data["data"][1]["paragraphs"][0]["qas"][1]["question"] = "Welche <b>Stadt</b> & <script>x</script>?"
+    path = tmp_path / "tiny.de.json"
+    path.write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
+@pytest.fixture()
+def fake_system(monkeypatch):
+    """Replace the real model loading with fakes; records what the command asked for."""
+    calls = []
+
+    def build(settings, *, mode, documents=None, script=SCRIPT):
+        calls.append({"mode": mode, "documents": documents, "settings": settings})
+        reader = ScriptedReader(script)
+        retriever = FakeRetriever(list(documents or ()))
+        return eval_command.EvalSystem(name="fake system", pipeline=ScriptedPipeline(retriever, reader),
+                                       reader=reader, retriever=retriever)
+
+    monkeypatch.setattr(eval_command, "build_system", build)
+    return calls
+
+
+# An independent scorer, written from the SQuAD v1.1 script, to check metrics.json.
+def squad_normalise(s: str) -> str:
+    s = "".join(ch for ch in s.lower() if ch not in set(string.punctuation))
+    s = re.sub(r"\b(a|an|the)\b", " ", s)
+    return " ".join(s.split())
+
+
+def squad_f1(prediction: str, gold: str) -> float:
+    p, g = squad_normalise(prediction).split(), squad_normalise(gold).split()
+    if not p or not g:
+        return float(p == g)
+    same = sum((Counter(p) & Counter(g)).values())
+    if not same:
+        return 0.0
+    precision, recall = same / len(p), same / len(g)
+    return 2 * precision * recall / (precision + recall)
+
+
+def independent_scores(predictions: list[dict]) -> tuple[float, float]:
+    ems, f1s = [], []
+    for p in predictions:
+        if not p["answers"]:
+            ems.append(float(p["abstained"]))
+            f1s.append(float(p["abstained"]))
+        elif p["abstained"]:
+            ems.append(0.0)
+            f1s.append(0.0)
+        else:
+            ems.append(max(float(squad_normalise(p["prediction"]) == squad_normalise(g)) for g in p["answers"]))
+            f1s.append(max(squad_f1(p["prediction"], g) for g in p["answers"]))
+    return 100 * sum(ems) / len(ems), 100 * sum(f1s) / len(f1s)
+
+
+def test_end_to_end_run_writes_a_consistent_run_folder(squad_file, tmp_path, fake_system, capsys):
+    out = tmp_path / "runs" / "a"
+    assert main(["eval", str(squad_file), "--corpus-from-dataset", "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "EM / F1 (SQuAD normalisation)" in printed and "by question type" in printed
+    assert sorted(p.name for p in out.iterdir()) == ["metrics.json", "predictions.jsonl", "report.html"]
+    assert fake_system[0]["mode"] == "end-to-end" and len(fake_system[0]["documents"]) == 3
+    assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]   # no temp folders left
+
+    metrics, predictions = load_run(out)
+    assert len(predictions) == metrics["run"]["questions"] == 5
+    em, f1 = independent_scores(predictions)
+    assert metrics["answers"]["em"] == pytest.approx(em)
+    assert metrics["answers"]["f1"] == pytest.approx(f1)
+    assert em == pytest.approx(40.0)           # Genf right; the no-answer question abstained
+    first = predictions[0]
+    for key in ("id", "question", "answers", "prediction", "score", "abstained", "em", "f1", "retrieved",
+                "cited", "latency_ms", "extras"):
+        assert key in first
+    assert first["cited"]["doc_id"] == "tiny-de-a0-p0" and first["retrieved"][0]["doc_id"]
+    assert metrics["retrieval"]["relevance"] == "document"
+
+    page = (out / "report.html").read_text(encoding="utf-8")
+    assert "<script>x</script>" not in page and "&lt;script&gt;x&lt;/script&gt;" in page
+    assert page.count("data:image/png;base64,") == 3
+    assert "<mark>Genf</mark>" in page          # the cited span, marked in the passage read
+
+
+def test_json_output_is_one_object(squad_file, fake_system, capsys):
+    assert main(["eval", str(squad_file), "--mode", "reader", "--json", "--articles", "0", "--limit", "2"]) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    assert metrics["run"]["mode"] == "reader" and metrics["run"]["questions"] == 2
+    assert metrics["run"]["articles"] == "0"
+    assert metrics["answers"]["em"] == 50.0      # Genf exact, Witkoff partial
+    assert fake_system[0]["documents"] is None
+
+
+def test_english_questions_over_german_contexts(squad_file, tmp_path, fake_system, capsys):
+    english = tmp_path / "tiny.en.json"
+    english.write_text(json.dumps(tiny_squad(lang="en")), encoding="utf-8")
+    assert main(["eval", str(squad_file), "--questions-from", str(english), "--mode", "reader",
+                 "--articles", "0", "--json"]) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    assert metrics["run"]["questions"] == 3
+    assert list(metrics["breakdowns"]["question_type"]) == ["English"]
+    assert metrics["answers"]["em"] == pytest.approx(100 / 3)
+
+
+def test_retrieval_mode_over_qrels(tmp_path, fake_system, capsys):
+    (tmp_path / "gq").mkdir()
+    (tmp_path / "gq" / "corpus.jsonl").write_text(
+        '{"_id": "c1", "text": "Der Aufzug fährt seillos."}\n{"_id": "c2", "text": "Ein Turm in Rottweil."}\n',
+        encoding="utf-8")
+    (tmp_path / "gq" / "queries.jsonl").write_text('{"_id": "q1", "text": "Wo steht der Turm?"}\n', encoding="utf-8")
+    (tmp_path / "gq" / "qrels").mkdir()
+    (tmp_path / "gq" / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\tc2\t1\n", encoding="utf-8")
+    assert main(["eval", str(tmp_path / "gq"), "--mode", "retrieval", "--corpus-from-dataset", "--json"]) == 0
+    retrieval = json.loads(capsys.readouterr().out)["retrieval"]
+    assert retrieval["recall@1"] == 100.0 and retrieval["ndcg@10"] == 1.0
+    assert main(["eval", str(tmp_path / "gq"), "--mode", "end-to-end", "--corpus-from-dataset"]) == 2
+    assert "use --mode retrieval" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("content, expected", [
+    ('{"id": "a", "question": "Q?", "answers": []}\n{"id": "b", "question": \n', "bad.jsonl:2: invalid JSON"),
+    ('{"id": "a", "answers": []}\n', "bad.jsonl:1: missing 'question'"),
+    ('{"id": "a", "question": "Q?", "answers": "x"}\n', "bad.jsonl:1: 'answers' must be a list"),
+    ("", "bad.jsonl: the file is empty"),
+])
+def test_malformed_input_is_one_line_and_writes_nothing(tmp_path, fake_system, capsys, content, expected):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(content, encoding="utf-8")
+    out = tmp_path / "out"
+    assert main(["eval", str(bad), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert expected in err and len(err.splitlines()) == 1 and "Traceback" not in err
+    assert not out.exists()
+    assert fake_system == []                       # nothing was loaded either
+
+
+def test_refuses_an_out_folder_with_other_files(squad_file, tmp_path, fake_system, capsys):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "notes.txt").write_text("keep me", encoding="utf-8")
+    assert main(["eval", str(squad_file), "--corpus-from-dataset", "--out", str(out)]) == 2
+    assert "other files" in capsys.readouterr().err
+    assert (out / "notes.txt").read_text(encoding="utf-8") == "keep me"
+    assert fake_system == []
+
+
+def test_corpus_from_dataset_needs_contexts(tmp_path, fake_system, capsys):
+    plain = tmp_path / "q.jsonl"
+    plain.write_text('{"id": "a", "question": "Wo?", "answers": ["Genf"]}\n', encoding="utf-8")
+    assert main(["eval", str(plain), "--corpus-from-dataset"]) == 2
+    assert "--corpus-from-dataset needs contexts" in capsys.readouterr().err
+
+
+def test_eval_compare_reports_deltas_and_changed_questions(squad_file, tmp_path, fake_system, monkeypatch, capsys):
+    run_a, run_b = tmp_path / "a", tmp_path / "b"
+    assert main(["eval", str(squad_file), "--corpus-from-dataset", "--out", str(run_a)]) == 0
+    better = dict(SCRIPT, **{"Wer ist der US-Sondergesandte?": "Steve Witkoff",
+                             "Wo finden die Gespräche statt?": "Bern"})
+    real_fake = eval_command.build_system
+    monkeypatch.setattr(eval_command, "build_system", lambda s, **kw: real_fake(s, **kw, script=better))
+    assert main(["eval", str(squad_file), "--corpus-from-dataset", "--out", str(run_b)]) == 0
+    capsys.readouterr()
+
+    assert main(["eval-compare", str(run_a), str(run_b)]) == 0
+    printed = capsys.readouterr().out
+    assert "answers.f1" in printed and "q-witkoff" in printed
+    assert "q-genf" in printed          # Genf → abstained (no "Bern" in the passages): EM flip
+    assert "q-donbass" not in printed   # abstained in both runs
+
+    assert main(["eval-compare", str(run_a), str(run_b), "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    changed = {c["id"]: c["reasons"] for c in payload["changed"]}
+    assert changed == {"q-genf": ["em", "abstained", "f1"], "q-witkoff": ["em"]}
+    f1 = next(m for m in payload["metrics"] if m["name"] == "answers.f1")
+    assert f1["delta"] == pytest.approx(f1["b"] - f1["a"])
+
+    assert main(["eval-compare", str(run_a), str(tmp_path / "missing")]) == 2
+    assert "metrics.json: missing" in capsys.readouterr().err
+
+
+def test_compare_runs_flags_large_f1_moves_only():
+    base = {"id": "x", "question": "Q", "em": 0.0, "abstained": False, "prediction": "a"}
+    a = [dict(base, f1=0.2), dict(base, id="y", f1=0.2)]
+    b = [dict(base, f1=0.8), dict(base, id="y", f1=0.6)]
+    comparison = compare_runs({}, a, {}, b)
+    assert [c.id for c in comparison.changed] == ["x"]
+    assert comparison.changed[0].reasons == ("f1",)
+
+
+def test_bad_articles_spec_is_a_one_line_error(squad_file, fake_system, capsys):
+    assert main(["eval", str(squad_file), "--articles", "47-40"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--articles '47-40'" in err and len(err.splitlines()) == 1
+    assert fake_system == []
