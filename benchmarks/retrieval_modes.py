@@ -1,9 +1,11 @@
-"""Dense vs BM25 vs hybrid retrieval on GermanQuAD test retrieval and XQuAD-de contexts.
+"""Dense vs BM25 vs hybrid retrieval on GermanQuAD test retrieval, XQuAD-de contexts and the seeds.
 
 Tuning (compound splitting on/off, fusion method, RRF constant, dense weight) uses ONLY the
 questions of XQuAD articles 0-39 (German and English questions over the 240 German
-paragraphs); reported figures are GermanQuAD test (474 passages, 2204 questions) and XQuAD
-articles 40-47. Embeddings are cached in /tmp so reruns take seconds.
+paragraphs); reported figures are GermanQuAD test (474 passages, 2204 questions), XQuAD
+articles 40-47 and the seeds question set (eval/seeds_dev.jsonl over the product's own seeds
+index: its chunking, its BM25, qa.retriever.Retriever). Embeddings are cached in /tmp so
+reruns take seconds.
 
     nice python -m benchmarks.retrieval_modes            # full run with the real e5 model
     nice python -m benchmarks.retrieval_modes --fake-dense --no-write   # plumbing check
@@ -32,6 +34,8 @@ from qa.fusion import fuse  # noqa: E402
 DATA = REPO_ROOT.parent / "shared" / "data"
 GERMANQUAD = DATA / "germanquad_test_retrieval_mteb"
 XQUAD = DATA / "xquad"
+SEEDS_DIR = REPO_ROOT / "seeds"
+SEEDS_QUESTIONS = REPO_ROOT / "eval" / "seeds_dev.jsonl"
 CACHE = Path("/tmp/qa_retrieval_modes_cache")
 TUNE_ARTICLES = range(0, 40)
 REPORT_ARTICLES = range(40, 48)
@@ -124,6 +128,11 @@ class FakeDense:
     """A stand-in for the embedder: hashed bag of character trigrams (for plumbing checks)."""
 
     name = fingerprint = "fake-trigram-hash"
+    dimension = 384
+    max_tokens = 512
+
+    def count_tokens(self, text: str) -> int:
+        return len(text.split()) + 4
 
     def _encode(self, texts: Sequence[str]) -> np.ndarray:
         out = np.zeros((len(texts), 384), dtype=np.float32)
@@ -160,6 +169,137 @@ def evaluate(name: str, rankings, relevant) -> dict[str, float]:
 
 def hybrid(dense, sparse, **params) -> list[list[tuple[int, float]]]:
     return [fuse(d, s, k=DEPTH, **params) for d, s in zip(dense, sparse)]
+
+
+# ---- the seeds question set, over the product's own index ----------------------------------
+
+class CachedEmbedder:
+    """Wraps an embedder so passages and queries go through ``cached_vectors`` (one call per text
+    list); everything else (name, dimension, count_tokens, ...) is the wrapped embedder's."""
+
+    def __init__(self, embedder) -> None:
+        self._embedder = embedder
+
+    def __getattr__(self, name):
+        return getattr(self._embedder, name)
+
+    def encode_passages(self, texts, *, show_progress=False):
+        return cached_vectors("passages", texts, lambda t: self._embedder.encode_passages(
+            t, show_progress=show_progress), self._embedder.fingerprint)
+
+    def encode_queries(self, texts):
+        return cached_vectors("queries", texts, self._embedder.encode_queries, self._embedder.fingerprint)
+
+
+SEEDS_MODES = {  # label -> (Retriever mode, fusion settings)
+    "dense (e5-small)": ("dense", None),
+    "bm25": ("bm25", None),
+    "hybrid weighted, dense weight 0.8 (product default)": ("hybrid", {"method": "weighted", "dense_weight": 0.8}),
+    "hybrid RRF k=60 (untuned)": ("hybrid", {"method": "rrf", "rrf_k": 60}),
+}
+
+
+def hit_metrics(hits: Sequence[Sequence[bool]]) -> dict[str, float]:
+    """MRR@5 and recall@1/5/10 where recall@n = share of questions with a hit in the top n."""
+    totals = dict.fromkeys(("MRR@5", "R@1", "R@5", "R@10"), 0.0)
+    for ranked in hits:
+        first = next((i for i, hit in enumerate(ranked) if hit), None)
+        if first is not None and first < 5:
+            totals["MRR@5"] += 1.0 / (first + 1)
+        for cut in (1, 5, 10):
+            totals[f"R@{cut}"] += float(first is not None and first < cut)
+    return {name: value / max(len(hits), 1) for name, value in totals.items()}
+
+
+def seeds_results(embedder, *, k: int = 10,
+                  dense_label: str = "dense (e5-small)") -> tuple[dict[str, list[dict]], dict[str, object]]:
+    """Each mode over the seeds index built by ``embeddings.indexing.build_index`` with the
+    product's chunking defaults; a hit is a chunk containing a gold answer string verbatim.
+    Unanswerable questions (``answers: []``) are left out. Returns rows per language and facts."""
+    from embeddings.documents import load_corpus
+    from embeddings.indexing import build_index
+    from qa.retriever import Retriever
+    from qa.settings import Settings
+
+    settings = Settings()
+    questions = [json.loads(line) for line in open(SEEDS_QUESTIONS, encoding="utf-8") if line.strip()]
+    answerable = [q for q in questions if q["answers"]]
+    cached = CachedEmbedder(embedder)
+    index = build_index(load_corpus(SEEDS_DIR), cached, max_tokens=settings.chunk_tokens,
+                        overlap=settings.chunk_overlap, show_progress=False, index_kind="flat")
+    # All questions encoded in one call, so the cache holds them; single searches then hit it.
+    vectors = cached.encode_queries([q["question"] for q in answerable])
+    by_text = {q["question"]: vectors[i:i + 1] for i, q in enumerate(answerable)}
+
+    class Memo(CachedEmbedder):
+        def encode_queries(self, texts):
+            return by_text[texts[0]] if len(texts) == 1 and texts[0] in by_text else super().encode_queries(texts)
+
+    memo = Memo(embedder)
+    never = [q["id"] for q in answerable
+             if not any(a in c.text for c in index.chunks.values() for a in q["answers"])]
+    results: dict[str, list[dict]] = {}
+    same_doc: dict[str, list[dict]] = {}
+    for lang in ("de", "en"):
+        subset = [q for q in answerable if q["lang"] == lang]
+        for label, (mode, fusion) in SEEDS_MODES.items():
+            label = dense_label if mode == "dense" else label
+            retriever = Retriever(index, memo, mode=mode, fusion=fusion)
+            hits, strict = [], []
+            for q in subset:
+                ranked = retriever.search(q["question"], k=k)
+                contains = [any(a in h.chunk.text for a in q["answers"]) for h in ranked]
+                hits.append(contains)
+                strict.append([c and h.doc_id == q.get("doc_id", h.doc_id) for c, h in zip(contains, ranked)])
+            results.setdefault(lang, []).append({"mode": label, **hit_metrics(hits)})
+            same_doc.setdefault(lang, []).append({"mode": label, **hit_metrics(strict)})
+    facts = {"chunks": len(index), "documents": len(index.documents), "questions": len(questions),
+             "answerable": {lang: sum(q["lang"] == lang for q in answerable) for lang in ("de", "en")},
+             "unanswerable": len(questions) - len(answerable), "never_found": never,
+             "same_doc": same_doc, "chunk_tokens": settings.chunk_tokens, "overlap": settings.chunk_overlap}
+    return results, facts
+
+
+def seeds_markdown(results: dict[str, list[dict]], facts: dict) -> str:
+    def small_table(rows):
+        cols = ["MRR@5", "R@1", "R@5", "R@10"]
+        lines = ["| mode | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
+        lines += [f"| {r['mode']} | " + " | ".join(f"{r[c]:.3f}" for c in cols) + " |" for r in rows]
+        return "\n".join(lines)
+
+    parts = [
+        f"**Seeds question set** (eval/seeds_dev.jsonl over the seeds index: {facts['documents']} "
+        f"articles, {facts['chunks']} chunks as the product indexes them, {facts['chunk_tokens']}-token "
+        f"budget, {facts['overlap']} sentence overlap; searched through qa.retriever.Retriever). "
+        f"A hit is a chunk that contains one of the question's gold answer strings verbatim; "
+        f"recall@n = share of questions with a hit in the top n. The {facts['unanswerable']} "
+        f"unanswerable questions are left out. Nothing was tuned on this set.",
+    ]
+    for lang, name in (("de", "German"), ("en", "English")):
+        parts += ["", f"{name} questions ({facts['answerable'][lang]}):", "", small_table(results[lang])]
+    if facts["never_found"]:
+        parts += ["", f"No chunk contains a gold answer for: {', '.join(facts['never_found'])} "
+                      "(counted as misses)."]
+    return "\n".join(parts)
+
+
+def seeds_summary(results: dict[str, list[dict]], facts: dict) -> str:
+    """One sentence per language (best mode, dense, bm25) and how much the hit definition matters."""
+    sentences = []
+    for lang, name in (("de", "German"), ("en", "English")):
+        rows = results[lang]
+        best = max(rows, key=lambda r: (r["MRR@5"], r["R@1"]))
+        dense = rows[0]
+        sentences.append(f"{name} questions: best MRR@5 {best['MRR@5']:.3f} ({best['mode']}), dense "
+                         f"{dense['MRR@5']:.3f}, bm25 {rows[1]['MRR@5']:.3f}")
+    shift = max(abs(a["MRR@5"] - b["MRR@5"]) for lang in results
+                for a, b in zip(results[lang], facts["same_doc"][lang]))
+    strict = ("gives the same MRR@5 for every mode" if shift == 0
+              else f"changes MRR@5 by at most {shift:.3f}")
+    return ("Seeds: " + "; ".join(sentences) + ". Counting a hit only when the chunk comes from the "
+            f"question's own article {strict}. With "
+            f"{facts['answerable']['en']} English questions a single question moves a figure by "
+            f"{1 / max(facts['answerable']['en'], 1):.3f}.")
 
 
 # ---- tuning (XQuAD articles 0-39 only) ---------------------------------------------------
@@ -289,6 +429,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         sections.append(f"**{task.name}** ({len(task.passages)} passages, {len(task.queries)} questions)\n\n"
                         + table(rows, "mode"))
 
+    print("\nseeds question set over the product's seeds index ...", flush=True)
+    seeds_rows, seeds_facts = seeds_results(
+        embedder, dense_label="dense (fake)" if args.fake_dense else "dense (e5-small)")
+    for lang in ("de", "en"):
+        print(f"\nseeds, {lang} questions ({seeds_facts['answerable'][lang]}), "
+              f"{seeds_facts['chunks']} chunks")
+        print("\n".join(
+            f"  {r['mode']:52} MRR@5 {r['MRR@5']:.3f} R@1 {r['R@1']:.3f} R@5 {r['R@5']:.3f} R@10 {r['R@10']:.3f}"
+            for r in seeds_rows[lang]))
+        for r in seeds_facts["same_doc"][lang]:
+            print(f"  (hit also in the question's article) {r['mode']:40} MRR@5 {r['MRR@5']:.3f}")
+    if seeds_facts["never_found"]:
+        print(f"  no chunk contains a gold answer for {seeds_facts['never_found']}")
+
     tune_lines = [f"| {'on' if r['split_compounds'] else 'off'} | {r['questions']} | {r['MRR@5']:.3f} | "
                   f"{r['R@5']:.3f} |" for r in bm25_rows]
     markdown = "\n".join([
@@ -317,9 +471,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         *tune_lines,
         "",
         *[part + "\n" for part in sections],
+        seeds_markdown(seeds_rows, seeds_facts),
+        "",
         PUBLISHED + ".",
         "",
         summary(results, best),
+        "",
+        seeds_summary(seeds_rows, seeds_facts),
     ])
     if not args.no_write:
         from benchmarks.report import update_section
