@@ -162,6 +162,9 @@ class TransformersReader:
         kept_nulls: list[float] = []
         seen_spans: set[tuple[str, int, int]] = set()
         seen_texts: set[str] = set()
+        # An alternative that overlaps a better answer in the same document ("Witkoff" vs
+        # "US-Sondergesandte Steve Witkoff") is the same answer with a different border, not an
+        # alternative: keep only spans that overlap no better one.
         for index in np.argsort(-logits, kind="stable"):
             cand = candidates[int(index)]
             answer = self._to_answer(cand, hits[cand.hit_index], math.exp(cand.logit - span_norm))
@@ -169,7 +172,9 @@ class TransformersReader:
                 continue
             key = (answer.doc_id, answer.start, answer.end)
             norm = normalize_answer_text(answer.text)
-            if key in seen_spans or norm in seen_texts:
+            if key in seen_spans or norm in seen_texts or any(
+                    kept.doc_id == answer.doc_id and kept.start < answer.end and answer.start < kept.end
+                    for kept in answers):
                 continue
             seen_spans.add(key)
             seen_texts.add(norm)
