@@ -23,14 +23,13 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from pathlib import Path
 from typing import Collection, Iterable
 
 import faiss
 import numpy as np
 
-from embeddings.atomic import atomic_directory
+from embeddings.atomic import atomic_directory, atomic_file
 
 KINDS = ("flat", "hnsw", "ivfpq")
 # Exact flat search costs ~0.1 ms per 1000 vectors a query (0.34 ms at 10k, 9.6 ms at 100k,
@@ -140,16 +139,8 @@ def set_search_params(index: faiss.Index, *, ef_search: int | None = None,
 
 def write_index(index: faiss.Index, path: str | os.PathLike) -> None:
     """``faiss.write_index`` to a temp file next to ``path``, then rename over it."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    os.close(fd)
-    try:
-        faiss.write_index(index, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path) as tmp:
+        faiss.write_index(index, str(tmp))
 
 
 def read_index(path: str | os.PathLike) -> faiss.Index:

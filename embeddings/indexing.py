@@ -15,6 +15,7 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
+from embeddings.atomic import atomic_file
 from embeddings.chunking import Chunk, chunk_document
 from embeddings.documents import Document, load_corpus
 from embeddings.encoder import Embedder
@@ -309,9 +310,7 @@ def corpus_has_articles(corpus_dir: Path) -> bool:
 
 def copy_into_corpus(files: Iterable[Path], corpus_dir: Path) -> None:
     """Copy article files into the corpus folder (atomically each; identical copies untouched)."""
-    import os
     import shutil
-    import tempfile
 
     corpus_dir = Path(corpus_dir)
     if corpus_dir.exists() and not corpus_dir.is_dir():
@@ -322,14 +321,8 @@ def copy_into_corpus(files: Iterable[Path], corpus_dir: Path) -> None:
         target = corpus_dir / file.name
         if target.exists() and (target.resolve() == file.resolve() or target.read_bytes() == file.read_bytes()):
             continue
-        fd, tmp = tempfile.mkstemp(prefix=f".{file.name}.", dir=corpus_dir)
-        os.close(fd)
-        try:
+        with atomic_file(target) as tmp:
             shutil.copyfile(file, tmp)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
         log.debug("copied %s to %s", file, target)
 
 
