@@ -2,12 +2,17 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
+from typing import TYPE_CHECKING
 
 from embeddings.encoder import load_embedder
 from embeddings.indexing import IndexStatus, open_index
 from qa.retriever import Retriever
 from qa.settings import Settings
+
+if TYPE_CHECKING:
+    from qa.pipeline import QAPipeline
 
 log = logging.getLogger(__name__)
 
@@ -33,17 +38,37 @@ def build_retriever(settings: Settings, *, rebuild: bool = False, allow_rebuild:
     return Retriever(status.index, embedder, mode=settings.retrieval_mode), status
 
 
+def build_reader(settings: Settings):
+    """The reader for ``settings``: model, reading mode and how answers of several passages rank."""
+    from qa.errors import QAError
+    from qa.reader import load_reader
+
+    if settings.reader_mode not in ("joint", "separate"):
+        raise QAError(f"reader mode {settings.reader_mode!r} is not 'joint' or 'separate'; fix "
+                      "QA_READER_MODE")
+    for name in ("passage_prior", "null_weight"):
+        value = getattr(settings, name)
+        if not (math.isfinite(value) and value >= 0):
+            raise QAError(f"{name} = {value!r} must be a number >= 0; fix QA_{name.upper()}")
+    started = time.perf_counter()
+    reader = load_reader(settings.reader_model, cache_dir=settings.cache_dir, mode=settings.reader_mode,
+                         passage_prior=settings.passage_prior, null_weight=settings.null_weight)
+    why = "the offline default, since no QA model was configured" if settings.reader_model == "builtin" \
+        else f"configured as {settings.reader_model!r}"
+    log.info("reader: %s (%s; loaded in %.1f s): %r", reader.name, why, time.perf_counter() - started, reader)
+    return reader
+
+
 def build_pipeline(settings: Settings, *, rebuild: bool = False, allow_rebuild: bool = True,
                    show_progress: bool = True) -> "QAPipeline":
     """Embedder, index, retriever, reader and abstention policy for ``settings``, loaded once."""
-    from qa.pipeline import QAPipeline
-    from qa.reader import load_reader
-
     retriever, _ = build_retriever(settings, rebuild=rebuild, allow_rebuild=allow_rebuild,
                                    show_progress=show_progress)
-    started = time.perf_counter()
-    reader = load_reader(settings.reader_model, cache_dir=settings.cache_dir)
-    why = "the offline default, since no QA model was configured" if settings.reader_model == "builtin" \
-        else f"configured as {settings.reader_model!r}"
-    log.info("reader: %s (%s; loaded in %.1f s)", reader.name, why, time.perf_counter() - started)
-    return QAPipeline(retriever, reader)
+    return pipeline_for(settings, retriever)
+
+
+def pipeline_for(settings: Settings, retriever: Retriever) -> "QAPipeline":
+    """Reader and abstention policy for ``settings`` around an existing ``retriever``."""
+    from qa.pipeline import QAPipeline
+
+    return QAPipeline(retriever, build_reader(settings))

@@ -43,6 +43,15 @@ class Settings:
     # (docs/BENCHMARKS.md, "Speed").
     k: int = 3
     top_n: int = 3
+    # How the reader ranks answers of the k passages (qa.reader.TransformersReader): "separate"
+    # reads each passage on its own ("joint": joined into one context); spans rank by their margin
+    # over their window's no-answer logit (null_weight) plus passage_prior x (their passage's
+    # dense cosine - the best passage's). Chosen on XQuAD articles 0-39 by
+    # benchmarks/reader_prior.py; joint / 0 / 0 is the original reader (docs/BENCHMARKS.md,
+    # "Reader: ranking answers across passages").
+    reader_mode: str = "separate"
+    passage_prior: float = 40.0
+    null_weight: float = 1.0
     host: str = "127.0.0.1"
     port: int = 7860
 
@@ -65,6 +74,8 @@ class Settings:
                     changes[f.name] = Path(raw).expanduser()
                 elif isinstance(current, int):
                     changes[f.name] = int(raw)
+                elif isinstance(current, float):
+                    changes[f.name] = float(raw)
                 else:
                     changes[f.name] = raw
             except ValueError:

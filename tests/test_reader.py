@@ -235,6 +235,118 @@ def test_nothing_to_read_gives_no_answers(tiny_model_and_tokenizer):
     assert evidence.answers == () and evidence.null_probability == 1.0 and evidence.windows == 0
 
 
+# --- ranking several passages: no-answer margin and retrieval prior ----------------------------
+
+ORIGINAL = {"mode": "joint", "passage_prior": 0.0, "null_weight": 0.0}
+
+
+def scored_hit(doc: Document, *, rank: int, dense: float | None, score: float = 0.9) -> Hit:
+    chunk = Chunk(doc.doc_id, 0, len(doc.text), doc.text, ())
+    return Hit(chunk=chunk, score=score, rank=rank, title=doc.title, dense_score=dense)
+
+
+def three_passages(seed: int) -> list[Document]:
+    rng = random.Random(seed)
+    return [Document(f"p{i}", "", filler(rng, 4) + " " + tiny_qa_context(rng, rng.randrange(4, 14))[0])
+            for i in range(3)]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_prior_zero_is_the_original_single_softmax(tiny_model_and_tokenizer, seed):
+    """With prior and null weight 0 the retrieval scores are ignored and answers rank by raw logit."""
+    reader = make_reader(tiny_model_and_tokenizer, max_length=64, stride=16, **ORIGINAL)
+    docs = three_passages(seed)
+    hits = [scored_hit(d, rank=i + 1, dense=0.9 - 0.1 * i, score=1.0 - 0.3 * i) for i, d in enumerate(docs)]
+    evidence = reader.read_with_evidence(TINY_QA_QUESTION, hits, top_n=3)
+    candidates, _, _ = reader._score_contexts(TINY_QA_QUESTION, reader._contexts(hits), 30)
+    logits = np.array([c.logit for c in candidates])
+    assert reader._ranking_offsets(hits, candidates) is None
+    assert evidence.best_span_logit == pytest.approx(logits.max())
+    assert list(evidence.span_logits) == sorted(evidence.span_logits, reverse=True)
+    norm = logits.max() + np.log(np.exp(logits - logits.max()).sum())
+    for answer, logit in zip(evidence.answers, evidence.span_logits):
+        assert answer.score == pytest.approx(np.exp(logit - norm))
+    # The same reading with other retrieval scores gives the same answers and scores.
+    flat = [scored_hit(d, rank=i + 1, dense=0.5) for i, d in enumerate(docs)]
+    again = reader.read_with_evidence(TINY_QA_QUESTION, flat, top_n=3)
+    assert [(a.doc_id, a.start, a.end, a.score) for a in again.answers] == \
+        [(a.doc_id, a.start, a.end, a.score) for a in evidence.answers]
+
+
+@pytest.mark.parametrize("dense", [True, False])
+def test_prior_lets_the_better_retrieved_of_two_equal_spans_win(tiny_model_and_tokenizer, dense):
+    """Two identical passages give equal span logits; the prior picks the better-retrieved one.
+
+    The better hit comes second in the list, so without a prior the tie goes to the worse one.
+    Without dense scores the retriever's ``Hit.score`` is the prior's scale."""
+    rng = random.Random(8)
+    context, answer_start, answer = tiny_qa_context(rng, 10)
+    worse, better = Document("worse", "W", context), Document("better", "B", context)
+    hits = [scored_hit(worse, rank=2, dense=0.80 if dense else None, score=0.5),
+            scored_hit(better, rank=1, dense=0.85 if dense else None, score=0.7)]
+    plain = make_reader(tiny_model_and_tokenizer, mode="separate", max_length=64, passage_prior=0.0)
+    primed = make_reader(tiny_model_and_tokenizer, mode="separate", max_length=64, passage_prior=40.0)
+    before = plain.read_with_evidence(TINY_QA_QUESTION, hits, top_n=1)
+    after = primed.read_with_evidence(TINY_QA_QUESTION, hits, top_n=1)
+    assert before.answers[0].doc_id == "worse" and after.answers[0].doc_id == "better"
+    assert after.answers[0].text == before.answers[0].text == answer
+    assert after.answers[0].start == answer_start and after.answers[0].hit is hits[1]
+    # Abstention sees the raw logit of the chosen span, the same number as before.
+    assert after.best_span_logit == pytest.approx(before.best_span_logit)
+    assert after.span_logits[0] == pytest.approx(after.best_span_logit)
+    assert after.null_logit == pytest.approx(before.null_logit)
+    assert after.null_probability == pytest.approx(before.null_probability)
+    # The prior moves the probability mass towards the better passage's copy of the span.
+    assert after.answers[0].score > before.answers[0].score
+
+
+def test_strong_prior_keeps_answers_in_the_better_retrieved_passage(tiny_model_and_tokenizer):
+    rng = random.Random(12)
+    context, _, answer = tiny_qa_context(rng, 8)
+    docs = [Document("holds", "", context), Document("top", "", filler(rng, 6) + " Antwort: Bern.")]
+    hits = [scored_hit(docs[0], rank=2, dense=0.70), scored_hit(docs[1], rank=1, dense=0.90)]
+    strong = make_reader(tiny_model_and_tokenizer, mode="joint", max_length=96, passage_prior=1000.0,
+                         null_weight=0.0)
+    evidence = strong.read_with_evidence(TINY_QA_QUESTION, hits, top_n=5)
+    docs_in_order = [a.doc_id for a in evidence.answers]
+    assert docs_in_order[0] == "top" and evidence.answers[0].text == "Bern"
+    assert docs_in_order == sorted(docs_in_order, key=lambda d: d != "top")  # every "top" span first
+    assert evidence.best_span_logit == pytest.approx(evidence.span_logits[0])
+    assert [a.score for a in evidence.answers] == sorted((a.score for a in evidence.answers), reverse=True)
+
+
+@pytest.mark.parametrize("null_weight, passage_prior, winner", [
+    (0.0, 0.0, "a"),     # raw logits: 10 > 8
+    (1.0, 0.0, "b"),     # margins over the window's no-answer logit: 10 - 5 < 8 + 2
+    (1.0, 40.0, "b"),    # b's passage 0.1 behind: 10 - 5 < 8 + 2 - 4
+    (1.0, 100.0, "a"),   # ... and now 10 - 5 > 8 + 2 - 10
+])
+def test_ranking_logit_is_margin_plus_prior(tiny_model_and_tokenizer, null_weight, passage_prior, winner):
+    """The ranking arithmetic on two hand-made candidates; evidence keeps the raw logits."""
+    from qa.reader import _Candidate
+
+    reader = make_reader(tiny_model_and_tokenizer, mode="separate", null_weight=null_weight,
+                         passage_prior=passage_prior)
+    docs = [Document("a", "", "Antwort: Genf."), Document("b", "", "Antwort: Bern.")]
+    hits = [scored_hit(docs[0], rank=1, dense=0.9), scored_hit(docs[1], rank=2, dense=0.8)]
+    candidates = [_Candidate(0, 9, 13, logit=10.0, null_logit=5.0),
+                  _Candidate(1, 9, 13, logit=8.0, null_logit=-2.0)]
+    evidence = reader._evidence(hits, candidates, -2.0, 2, top_n=2,
+                                offsets=reader._ranking_offsets(hits, candidates))
+    raw = {"a": (10.0, 5.0), "b": (8.0, -2.0)}[winner]
+    assert evidence.answers[0].doc_id == winner and evidence.answers[0].text in ("Genf", "Bern")
+    assert (evidence.best_span_logit, evidence.null_logits[0]) == raw
+    assert evidence.span_logits[0] == raw[0] and evidence.null_logit == -2.0
+    assert evidence.answers[0].score > evidence.answers[1].score
+
+
+@pytest.mark.parametrize("kwargs", [{"passage_prior": -1.0}, {"null_weight": float("nan")},
+                                    {"passage_prior": float("inf")}])
+def test_bad_ranking_weights_are_refused(tiny_model_and_tokenizer, kwargs):
+    with pytest.raises(ValueError, match="must be a finite number"):
+        make_reader(tiny_model_and_tokenizer, **kwargs)
+
+
 # --- edges, construction, loading ------------------------------------------------------------
 
 @pytest.mark.parametrize("span, expected", [

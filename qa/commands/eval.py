@@ -40,11 +40,10 @@ def build_system(settings: Settings, *, mode: str, documents: Sequence[Document]
     configured embedder into a cache folder keyed by their fingerprint, so a second run over
     the same dataset reuses the vectors. Tests replace this function with one returning fakes.
     """
-    from qa.build import build_pipeline, build_retriever
-    from qa.reader import load_reader
+    from qa.build import build_pipeline, build_reader, build_retriever, pipeline_for
 
     if mode == "reader":
-        reader = load_reader(settings.reader_model, cache_dir=settings.cache_dir)
+        reader = build_reader(settings)
         return EvalSystem(name=f"reader {reader.name}", reader=reader)
     if documents is None:
         if mode == "retrieval":
@@ -57,11 +56,8 @@ def build_system(settings: Settings, *, mode: str, documents: Sequence[Document]
     if mode == "retrieval":
         return EvalSystem(name=f"retriever {retriever.mode} over the dataset's {len(documents)} contexts",
                           retriever=retriever)
-    from qa.pipeline import QAPipeline
-
-    reader = load_reader(settings.reader_model, cache_dir=settings.cache_dir)
-    pipeline = QAPipeline(retriever, reader)
-    return EvalSystem(name=f"pipeline over the dataset's {len(documents)} contexts, reader {reader.name}",
+    pipeline = pipeline_for(settings, retriever)
+    return EvalSystem(name=f"pipeline over the dataset's {len(documents)} contexts, reader {pipeline.reader_name}",
                       pipeline=pipeline, retriever=retriever)
 
 
