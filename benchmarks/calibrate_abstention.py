@@ -1,26 +1,41 @@
-"""Fit the "not in the corpus" decision on calibration data only.
+"""Fit the "not in the corpus" decision on calibration data, then measure it on the seeds sets.
 
-    python benchmarks/calibrate_abstention.py [--xquad-questions 150]
+    python benchmarks/calibrate_abstention.py                        # dump, fit, print constants
+    python benchmarks/calibrate_abstention.py --dump runs/abstention/calibration.jsonl
+    python benchmarks/calibrate_abstention.py --from-dump runs/abstention/calibration.jsonl
+    python benchmarks/calibrate_abstention.py --measure              # the shipped policy on
+                                                                     # seeds_dev + seeds_holdout,
+                                                                     # written to docs/BENCHMARKS.md
 
 Calibration data (never the sets we report on):
 - eval/abstention_calibration.jsonl: 30 answerable and 40 unanswerable questions over the
-  seeds, asked end to end (retrieve the top k chunks, read them);
-- XQuAD-de articles 0-39 (the reader's own training articles): each sampled question read
-  against its own paragraph (answerable) and against a paragraph of another article
-  (unanswerable), with the e5 similarity of question and paragraph as the retrieval score.
+  seeds, asked end to end through the pipeline's own retriever and reader (k = Settings.k);
+- XQuAD articles 0-39 (German paragraphs; German questions and the same questions in
+  English): each sampled question retrieves the top k of the 200 paragraphs by e5 cosine and
+  is read as the pipeline would read them. With its gold paragraph among them it is answerable;
+  with the gold paragraph taken out of the pool it is unanswerable, and the top k are then
+  mostly paragraphs of the same article: on-topic questions the passages do not answer, the
+  hard case.
 
-Features: the reader's margin of the best span over its no-answer ([CLS]) score, and the
-dense similarity of the best passage. A two-feature logistic regression gives the weights;
-the threshold is the one that maximises balanced accuracy on the calibration data. The
-script prints the constants to put into ``qa/pipeline.py`` (AbstentionPolicy defaults).
+Features (qa.pipeline.AbstentionPolicy): the reader's margin of its best span over the
+no-answer score, the best passage's e5 cosine, and (optionally) the e5 cosine of the question
+and the sentence holding the answer; both sets are fitted and each seeds calibration question
+is also decided leave-one-out, which picks the set that ships. A logistic regression on all
+calibration examples gives the weights; the threshold is the one that maximises the smaller of "answered answerable" and
+"abstained on unanswerable" on the seeds calibration questions alone, since they are like what
+users ask. ``--measure`` evaluates the policy in qa/pipeline.py as shipped on
+eval/seeds_dev.jsonl and eval/seeds_holdout.jsonl (never used for fitting) and prints the
+trade-off at other thresholds too, for information only.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import logging
+import platform
 import random
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -29,74 +44,78 @@ from tqdm import tqdm
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from benchmarks.report import update_section  # noqa: E402
 from embeddings.chunking import Chunk  # noqa: E402
+from embeddings.sentences import split_sentences  # noqa: E402
 from qa.build import build_pipeline  # noqa: E402
-from qa.pipeline import dense_similarity  # noqa: E402
+from qa.pipeline import AbstentionPolicy, dense_similarity, sentence_similarity  # noqa: E402
 from qa.settings import Settings  # noqa: E402
 from qa.types import Hit  # noqa: E402
 
-XQUAD_DE = REPO.parent / "shared" / "data" / "xquad" / "xquad.de.json"
+DATA = REPO.parent / "shared" / "data" / "xquad"
 CALIBRATION = REPO / "eval" / "abstention_calibration.jsonl"
+MEASURE_SETS = (REPO / "eval" / "seeds_dev.jsonl", REPO / "eval" / "seeds_holdout.jsonl")
 TUNING_ARTICLES = range(0, 40)  # the reader was trained on these; 40-47 are held out
+FEATURES = ("margin", "retrieval", "sentence")
+WEIGHT_NAMES = {"margin": "margin_weight", "retrieval": "retrieval_weight", "sentence": "sentence_weight"}
+SECTION = "Abstention (not in the corpus)"
 
 
-def features(hits, evidence) -> tuple[float, float] | None:
-    margin = evidence.no_answer_margin
-    if margin is None or not evidence.answers or not hits:
-        return None
-    return margin, max(dense_similarity(h) for h in hits)
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
-def raw_features(question: str, hits, evidence) -> dict:
-    """Everything that might separate answerable from unanswerable, for analysis."""
-    sims = sorted((dense_similarity(h) for h in hits), reverse=True)
-    return {"question": question, "margin": evidence.no_answer_margin,
-            "best_span_logit": evidence.best_span_logit, "null_logit": evidence.null_logit,
-            "null_probability": evidence.null_probability,
-            "p1": evidence.answers[0].score if evidence.answers else None,
-            "answer": evidence.answers[0].text if evidence.answers else None,
-            "sims": sims, "scores": [h.score for h in hits]}
+def example(pipeline, source: str, label: int, question: str, lang: str | None, hits, evidence) -> dict:
+    """One calibration example: its label and raw features (None when no span was found)."""
+    row = {"source": source, "label": label, "lang": lang, "question": question,
+           "answer": None, "margin": None, "retrieval": None, "sentence": None}
+    if evidence.answers and evidence.no_answer_margin is not None and hits:
+        answer = evidence.answers[0]
+        row.update(answer=answer.text, margin=evidence.no_answer_margin,
+                   retrieval=max(dense_similarity(h) for h in hits),
+                   sentence=sentence_similarity(pipeline.embedder, question, answer.sentence))
+    return row
 
 
-DUMP: list[dict] = []
+def seeds_examples(pipeline, k: int) -> list[dict]:
+    rows = []
+    for item in tqdm(read_jsonl(CALIBRATION), desc="seeds calibration questions"):
+        hits = pipeline.retriever.search(item["question"], k=k)
+        evidence = pipeline.reader.read_with_evidence(item["question"], hits, top_n=1)
+        rows.append(example(pipeline, "seeds", int(bool(item["answers"])), item["question"],
+                            item.get("lang"), hits, evidence))
+    return rows
 
 
-def seeds_examples(pipeline, k: int) -> list[tuple[tuple[float, float] | None, int]]:
-    rows = [json.loads(line) for line in CALIBRATION.read_text(encoding="utf-8").splitlines() if line.strip()]
-    examples = []
-    for row in tqdm(rows, desc="seeds calibration questions"):
-        hits = pipeline.retriever.search(row["question"], k=k)
-        evidence = pipeline.reader.read_with_evidence(row["question"], hits, top_n=1)
-        examples.append((features(hits, evidence), int(bool(row["answers"]))))
-        DUMP.append({"source": "seeds", "label": int(bool(row["answers"])), "gold": row["answers"],
-                     **raw_features(row["question"], hits, evidence)})
-    return examples
-
-
-def paragraph_hit(text: str, score: float, doc_id: str) -> Hit:
-    return Hit(chunk=Chunk(doc_id=doc_id, start=0, end=len(text), text=text, sentences=()), score=score,
-               rank=1, title=doc_id)
-
-
-def xquad_examples(pipeline, n_questions: int, seed: int) -> list[tuple[tuple[float, float] | None, int]]:
-    data = json.loads(XQUAD_DE.read_text(encoding="utf-8"))["data"]
-    rng = random.Random(seed)
-    pool = [(a, p, qa) for a in TUNING_ARTICLES for p, para in enumerate(data[a]["paragraphs"]) for qa in para["qas"]]
-    sample = rng.sample(pool, min(n_questions, len(pool)))
-    embedder = pipeline.retriever.embedder
-    examples = []
-    for a, p, qa in tqdm(sample, desc="XQuAD-de articles 0-39"):
-        own = data[a]["paragraphs"][p]["context"]
-        other_article = rng.choice([x for x in TUNING_ARTICLES if x != a])
-        other = rng.choice(data[other_article]["paragraphs"])["context"]
-        q = embedder.encode_queries([qa["question"]])[0]
-        passages = embedder.encode_passages([own, other])
-        for text, vector, label in ((own, passages[0], 1), (other, passages[1], 0)):
-            hit = paragraph_hit(text, float(vector @ q), f"xquad-{a}")
-            evidence = pipeline.reader.read_with_evidence(qa["question"], [hit], top_n=1)
-            examples.append((features([hit], evidence), label))
-            DUMP.append({"source": "xquad", "label": label, **raw_features(qa["question"], [hit], evidence)})
-    return examples
+def xquad_examples(pipeline, n_questions: int, k: int, seed: int) -> list[dict]:
+    german = json.loads((DATA / "xquad.de.json").read_text(encoding="utf-8"))["data"]
+    english = json.loads((DATA / "xquad.en.json").read_text(encoding="utf-8"))["data"]
+    english_questions = {qa["id"]: qa["question"] for article in english
+                         for paragraph in article["paragraphs"] for qa in paragraph["qas"]}
+    paragraphs = [(a, p, german[a]["paragraphs"][p]["context"])
+                  for a in TUNING_ARTICLES for p in range(len(german[a]["paragraphs"]))]
+    chunks = [Chunk(doc_id=f"xquad-{a}-{p}", start=0, end=len(text), text=text,
+                    sentences=tuple(split_sentences(text))) for a, p, text in paragraphs]
+    embedder = pipeline.embedder
+    vectors = embedder.encode_passages([c.text for c in chunks], show_progress=True)
+    pool = [(j, qa) for j, (a, p, _) in enumerate(paragraphs) for qa in german[a]["paragraphs"][p]["qas"]]
+    rows = []
+    for j, qa in tqdm(random.Random(seed).sample(pool, min(n_questions, len(pool))),
+                      desc="XQuAD articles 0-39"):
+        for lang, question in (("de", qa["question"]), ("en", english_questions.get(qa["id"]))):
+            if not question:
+                continue
+            similarities = vectors @ embedder.encode_queries([question])[0]
+            order = [int(i) for i in np.argsort(-similarities)]
+            for label, chosen in ((1, order[:k]), (0, [i for i in order if i != j][:k])):
+                if label == 1 and j not in chosen:
+                    continue  # the gold paragraph was not retrieved: neither label fits
+                hits = [Hit(chunk=chunks[i], score=float(similarities[i]), rank=r + 1,
+                            title=chunks[i].doc_id, dense_score=float(similarities[i]))
+                        for r, i in enumerate(chosen)]
+                evidence = pipeline.reader.read_with_evidence(question, hits, top_n=1)
+                rows.append(example(pipeline, "xquad", label, question, lang, hits, evidence))
+    return rows
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, *, steps: int = 5000, lr: float = 0.1, l2: float = 1e-3):
@@ -109,56 +128,131 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, *, steps: int = 5000, lr: float =
         grad = p - y
         w -= lr * (z.T @ grad / len(y) + l2 * w)
         b -= lr * grad.mean()
-    raw_w = w / std
-    raw_b = b - float((w * mean / std).sum())
-    return raw_w, raw_b
+    return w / std, b - float((w * mean / std).sum())
 
 
-def balanced_accuracy(conf: np.ndarray, y: np.ndarray, threshold: float) -> float:
-    answered = conf >= threshold
-    return 0.5 * (answered[y == 1].mean() + (~answered[y == 0]).mean())
+def rates(answered: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
+    """(share of answerable questions answered, share of unanswerable ones abstained on)."""
+    return float(answered[labels == 1].mean()), float((~answered[labels == 0]).mean())
+
+
+def fit_policy(rows: list[dict], features: tuple[str, ...] = FEATURES) -> tuple[AbstentionPolicy, dict]:
+    """Logistic weights for ``features`` on all rows; threshold from the seeds questions."""
+    usable = [r for r in rows if r["margin"] is not None and all(r[f] is not None for f in features)]
+    x = np.array([[r[f] for f in features] for r in usable], dtype=np.float64)
+    y = np.array([r["label"] for r in usable], dtype=np.float64)
+    w, b = fit_logistic(x, y)
+    conf = 1 / (1 + np.exp(-(x @ w + b)))
+    seeds = np.array([r["source"] == "seeds" for r in usable])
+    thresholds = np.round(np.linspace(0.05, 0.95, 91), 2)
+    best = max(thresholds, key=lambda t: (min(rates(conf[seeds] >= t, y[seeds])), -abs(t - 0.5)))
+    weights = {WEIGHT_NAMES[f]: round(float(v), 4) for f, v in zip(features, w)}
+    policy = AbstentionPolicy(**{**{name: 0.0 for name in WEIGHT_NAMES.values()}, **weights},
+                              bias=round(float(b), 4), threshold=float(best))
+    summary = {"examples": len(usable), "left_out": len(rows) - len(usable)}
+    for name, part in (("seeds calibration", seeds), ("XQuAD 0-39", ~seeds)):
+        summary[name] = rates(conf[part] >= best, y[part])
+    return policy, summary
+
+
+def leave_one_out(rows: list[dict], features: tuple[str, ...]) -> tuple[float, float]:
+    """Each seeds calibration question decided by a policy fitted without it (XQuAD always in)."""
+    seeds = [r for r in rows if r["source"] == "seeds" and r["margin"] is not None]
+    others = [r for r in rows if r["source"] != "seeds" and r["margin"] is not None]
+    answered = []
+    for i, held in enumerate(seeds):
+        policy, _ = fit_policy(seeds[:i] + seeds[i + 1:] + others, features)
+        z = (policy.margin_weight * held["margin"] + policy.retrieval_weight * held["retrieval"]
+             + policy.sentence_weight * held["sentence"] + policy.bias)
+        answered.append(1 / (1 + np.exp(-z)) >= policy.threshold)
+    return rates(np.array(answered), np.array([r["label"] for r in seeds]))
+
+
+def measure(pipeline, policy: AbstentionPolicy, k: int) -> str:
+    """The policy on the measuring sets, end to end; returns the markdown section."""
+    lines = [f"Command: `python benchmarks/calibrate_abstention.py --measure` ({platform.machine()}, "
+             f"2 CPU cores, real models, k={k}, reader {pipeline.reader!r}).", "",
+             f"Shipped policy (qa/pipeline.py `AbstentionPolicy`, fitted by "
+             f"`python benchmarks/calibrate_abstention.py` on eval/abstention_calibration.jsonl and "
+             f"XQuAD articles 0-39 only): margin weight {policy.margin_weight}, retrieval weight "
+             f"{policy.retrieval_weight}, sentence weight {policy.sentence_weight}, bias {policy.bias}, "
+             f"threshold {policy.threshold}.", "",
+             "Goal (issue 3): abstain on at least 90 % of unanswerable questions while answering at "
+             "least 90 % of answerable ones.", "",
+             "| set | answerable | unanswerable (on-topic) | answered answerable | abstained on unanswerable | on-topic abstained | off-topic abstained |",
+             "|---|---|---|---|---|---|---|"]
+    curves = []
+    for path in MEASURE_SETS:
+        items = read_jsonl(path)
+        confidences, labels, categories = [], [], []
+        for item in tqdm(items, desc=path.name):
+            response = pipeline.ask(item["question"], k=k, top_n=1, threshold=0.0)
+            confidences.append(response.confidence if response.answers else 0.0)
+            labels.append(int(bool(item["answers"])))
+            categories.append(item.get("category", ""))
+        conf, y, cat = np.array(confidences), np.array(labels), np.array(categories)
+        answered = conf >= policy.threshold
+        ans, abst = rates(answered, y)
+        on = (y == 0) & (cat == "on-topic")
+        off = (y == 0) & (cat == "off-topic")
+        lines.append(f"| {path.name} | {int(y.sum())} | {int((y == 0).sum())} ({int(on.sum())}) | "
+                     f"{100 * ans:.1f} % | {100 * abst:.1f} % | "
+                     f"{100 * float((~answered[on]).mean()) if on.any() else float('nan'):.1f} % | "
+                     f"{100 * float((~answered[off]).mean()) if off.any() else float('nan'):.1f} % |")
+        curve = [f"{t:.2f}: {100 * a:.0f} / {100 * b:.0f}"
+                 for t in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
+                 for a, b in [rates(conf >= t, y)]]
+        curves.append(f"- {path.name}: " + "; ".join(curve))
+    lines += ["", "Trade-off at other thresholds (threshold: % answered answerable / % abstained on "
+              "unanswerable), for information; the threshold was not chosen on these sets:", ""]
+    lines += curves
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--xquad-questions", type=int, default=150)
-    parser.add_argument("--k", type=int, default=5)
+    parser.add_argument("--xquad-questions", type=int, default=200,
+                        help="XQuAD 0-39 questions sampled (each asked in German and English)")
+    parser.add_argument("--k", type=int, default=None, help="passages read (default: Settings.k)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--dump", type=Path, default=None, help="write every example's features as JSONL")
     parser.add_argument("--from-dump", type=Path, default=None,
                         help="refit from a --dump file instead of running the models again")
+    parser.add_argument("--measure", action="store_true",
+                        help="measure the shipped policy on seeds_dev and seeds_holdout and update "
+                             "docs/BENCHMARKS.md")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
+    settings = Settings.from_env()
+    k = settings.k if args.k is None else args.k
+    if args.measure:
+        pipeline = build_pipeline(settings, show_progress=False)
+        started = time.perf_counter()
+        section = measure(pipeline, pipeline.abstention, k)
+        print(section)
+        update_section(SECTION, section + f"\n\n({time.perf_counter() - started:.0f} s.)")
+        return 0
     if args.from_dump is not None:
-        dumped = [json.loads(line) for line in args.from_dump.read_text(encoding="utf-8").splitlines() if line.strip()]
-        as_example = lambda d: (None if d["margin"] is None or not d["answer"] else (d["margin"], d["sims"][0]), d["label"])
-        seeds = [as_example(d) for d in dumped if d["source"] == "seeds"]
-        examples = seeds + [as_example(d) for d in dumped if d["source"] != "seeds"]
+        rows = read_jsonl(args.from_dump)
     else:
-        pipeline = build_pipeline(Settings.from_env(), show_progress=False)
-        seeds = seeds_examples(pipeline, args.k)
-        examples = seeds + xquad_examples(pipeline, args.xquad_questions, args.seed)
-    if args.dump is not None:
-        args.dump.write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in DUMP), encoding="utf-8")
-    usable = [(f, y) for f, y in examples if f is not None]
-    x = np.array([f for f, _ in usable], dtype=np.float64)
-    y = np.array([y for _, y in usable], dtype=np.float64)
-    w, b = fit_logistic(x, y)
-    conf = 1 / (1 + np.exp(-(x @ w + b)))
-    # The weights come from all examples; the threshold from the seeds calibration questions
-    # alone, since they are like what users ask (XQuAD's foreign paragraphs are far easier).
-    n_seeds = len([e for e in seeds if e[0] is not None])
-    thresholds = np.linspace(0.05, 0.95, 91)
-    best = max(thresholds, key=lambda t: balanced_accuracy(conf[:n_seeds], y[:n_seeds], t))
-    print(f"examples: {len(usable)} ({int(y.sum())} answerable, {int((1 - y).sum())} unanswerable); "
-          f"{len(examples) - len(usable)} without a candidate span")
-    print(f"margin_weight={w[0]:.4f} retrieval_weight={w[1]:.4f} bias={b:.4f} threshold={best:.2f}")
-    print(f"balanced accuracy on the calibration data: {balanced_accuracy(conf, y, best):.3f}")
-    answered = conf >= best
-    for name, part in (("seeds calibration", slice(0, n_seeds)), ("XQuAD-de 0-39", slice(n_seeds, None))):
-        a, t = answered[part], y[part]
-        print(f"  {name}: answered answerable {a[t == 1].mean():.3f}, abstained on unanswerable {(~a[t == 0]).mean():.3f}")
-    print(f"answered answerable: {answered[y == 1].mean():.3f}; abstained on unanswerable: {(~answered[y == 0]).mean():.3f}")
+        pipeline = build_pipeline(settings, show_progress=False)
+        rows = seeds_examples(pipeline, k) + xquad_examples(pipeline, args.xquad_questions, k, args.seed)
+        if args.dump is not None:
+            args.dump.parent.mkdir(parents=True, exist_ok=True)
+            args.dump.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
+                                 encoding="utf-8")
+    # The feature set with the better leave-one-out result ships (qa/pipeline.py).
+    for label, features in (("retrieval + margin + answer sentence", FEATURES),
+                            ("retrieval + margin", FEATURES[:2])):
+        policy, summary = fit_policy(rows, features)
+        print(f"{label}: {summary['examples']} examples ({summary['left_out']} without a candidate span)")
+        print(f"  {policy!r}")
+        for name in ("seeds calibration", "XQuAD 0-39"):
+            answered, abstained = summary[name]
+            print(f"  {name}: answered answerable {answered:.3f}, abstained on unanswerable {abstained:.3f}")
+        answered, abstained = leave_one_out(rows, features)
+        print(f"  leave-one-out on the seeds calibration questions: answered answerable {answered:.3f}, "
+              f"abstained on unanswerable {abstained:.3f}")
     return 0
 
 

@@ -108,3 +108,29 @@ def test_question_the_seeds_cannot_answer_is_abstained(seeds_pipeline):
 def test_english_question_over_german_articles(seeds_pipeline):
     response = seeds_pipeline.ask("How many people have been killed in the Donbass since 2014?")
     assert not response.abstained and "13 000" in response.answers[0].text
+
+
+def test_answer_sentence_similarity_feeds_the_policy():
+    # Only the cosine of question and answer sentence counts here (FakeReader always says "Genf").
+    sentence_only = AbstentionPolicy(margin_weight=0.0, retrieval_weight=0.0, sentence_weight=10.0,
+                                     bias=-3.0, threshold=0.5)
+    pipeline, _ = _pipeline(policy=sentence_only)
+    on_point = pipeline.ask("Wo sprechen die USA mit Russland?", k=2)
+    assert not on_point.abstained and on_point.answers[0].text == "Genf"
+    assert "sprechen in Genf" in on_point.answers[0].sentence
+    off_point = pipeline.ask("Welche Farbe hat der Himmel über Tokio?", k=2)
+    assert off_point.abstained and off_point.confidence < on_point.confidence
+
+
+def test_sentence_weighted_policy_needs_its_input():
+    policy = AbstentionPolicy(sentence_weight=1.0)
+    pipeline, reader = _pipeline(policy=AbstentionPolicy(threshold=0.0))
+    hits = pipeline.retriever.search("Genf", k=1)
+    with pytest.raises(QAError, match="sentence_similarity"):
+        policy.confidence(hits, reader.read_with_evidence("Genf", hits))
+
+    class NoEmbedder:
+        documents = {}
+
+    with pytest.raises(QAError, match="embedder"):
+        QAPipeline(NoEmbedder(), reader, abstention=policy)
