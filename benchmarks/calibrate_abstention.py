@@ -30,6 +30,7 @@ trade-off at other thresholds too, for information only.
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 import json
 import logging
 import platform
@@ -48,6 +49,7 @@ from benchmarks.report import update_section  # noqa: E402
 from embeddings.chunking import Chunk  # noqa: E402
 from embeddings.sentences import split_sentences  # noqa: E402
 from qa.build import build_pipeline  # noqa: E402
+from qa.chat import detect_language  # noqa: E402
 from qa.pipeline import AbstentionPolicy, dense_similarity, sentence_similarity  # noqa: E402
 from qa.settings import Settings  # noqa: E402
 from qa.types import Hit  # noqa: E402
@@ -56,8 +58,13 @@ DATA = REPO.parent / "shared" / "data" / "xquad"
 CALIBRATION = REPO / "eval" / "abstention_calibration.jsonl"
 MEASURE_SETS = (REPO / "eval" / "seeds_dev.jsonl", REPO / "eval" / "seeds_holdout.jsonl")
 TUNING_ARTICLES = range(0, 40)  # the reader was trained on these; 40-47 are held out
-FEATURES = ("margin", "retrieval", "sentence")
-WEIGHT_NAMES = {"margin": "margin_weight", "retrieval": "retrieval_weight", "sentence": "sentence_weight"}
+FEATURES = ("margin", "retrieval", "sentence", "english")
+WEIGHT_NAMES = {"margin": "margin_weight", "retrieval": "retrieval_weight", "sentence": "sentence_weight",
+                "english": "english_weight"}
+# Feature sets tried ("english": a constant for English questions, fitted after the rest on the
+# English rows, so German decisions do not move). The shipped one is the first.
+FEATURE_SETS = (("margin", "retrieval", "english"), ("margin", "retrieval"),
+                ("margin", "retrieval", "sentence"), ("margin", "retrieval", "sentence", "english"))
 SECTION = "Abstention (not in the corpus)"
 
 
@@ -136,9 +143,15 @@ def rates(answered: np.ndarray, labels: np.ndarray) -> tuple[float, float]:
     return float(answered[labels == 1].mean()), float((~answered[labels == 0]).mean())
 
 
+def with_language(rows: list[dict]) -> list[dict]:
+    """Adds the "english" feature as the pipeline computes it (qa.chat.detect_language)."""
+    return [{**r, "english": 1.0 if detect_language(r["question"]) == "en" else 0.0} for r in rows]
+
+
 def fit_policy(rows: list[dict], features: tuple[str, ...] = FEATURES) -> tuple[AbstentionPolicy, dict]:
     """Logistic weights for ``features`` on all rows; threshold from the seeds questions."""
-    usable = [r for r in rows if r["margin"] is not None and all(r[f] is not None for f in features)]
+    usable = [r for r in with_language(rows)
+              if r["margin"] is not None and all(r[f] is not None for f in features)]
     x = np.array([[r[f] for f in features] for r in usable], dtype=np.float64)
     y = np.array([r["label"] for r in usable], dtype=np.float64)
     w, b = fit_logistic(x, y)
@@ -155,17 +168,44 @@ def fit_policy(rows: list[dict], features: tuple[str, ...] = FEATURES) -> tuple[
     return policy, summary
 
 
-def leave_one_out(rows: list[dict], features: tuple[str, ...]) -> tuple[float, float]:
-    """Each seeds calibration question decided by a policy fitted without it (XQuAD always in)."""
+def fit_english_offset(rows: list[dict], base: AbstentionPolicy) -> AbstentionPolicy:
+    """``base`` plus a constant for English questions, fitted by maximum likelihood on the
+    English rows alone: German decisions stay exactly as they were."""
+    english = [r for r in with_language(rows) if r["english"] == 1.0 and r["margin"] is not None]
+    z = np.array([base.margin_weight * r["margin"] + base.retrieval_weight * r["retrieval"]
+                  + base.sentence_weight * r["sentence"] + base.bias for r in english])
+    y = np.array([r["label"] for r in english], dtype=np.float64)
+    offset = 0.0
+    for _ in range(2000):
+        offset -= 0.5 * float((1 / (1 + np.exp(-(z + offset))) - y).mean())
+    return replace(base, english_weight=round(offset, 4))
+
+
+def fit_shipped(rows: list[dict], features: tuple[str, ...]) -> tuple[AbstentionPolicy, dict]:
+    """``features`` (without "english") fitted on all rows, then the English offset."""
+    policy, summary = fit_policy(rows, tuple(f for f in features if f != "english"))
+    if "english" in features:
+        policy = fit_english_offset(rows, policy)
+    return policy, summary
+
+
+def leave_one_out(rows: list[dict], features: tuple[str, ...]) -> dict[str, tuple[float, float]]:
+    """Each seeds calibration question decided by a policy fitted without it (XQuAD always in):
+    (answered, abstained) overall and per question language."""
+    rows = with_language(rows)
     seeds = [r for r in rows if r["source"] == "seeds" and r["margin"] is not None]
     others = [r for r in rows if r["source"] != "seeds" and r["margin"] is not None]
     answered = []
     for i, held in enumerate(seeds):
-        policy, _ = fit_policy(seeds[:i] + seeds[i + 1:] + others, features)
+        policy, _ = fit_shipped(seeds[:i] + seeds[i + 1:] + others, features)
         z = (policy.margin_weight * held["margin"] + policy.retrieval_weight * held["retrieval"]
-             + policy.sentence_weight * held["sentence"] + policy.bias)
+             + policy.sentence_weight * held["sentence"] + policy.english_weight * held["english"]
+             + policy.bias)
         answered.append(1 / (1 + np.exp(-z)) >= policy.threshold)
-    return rates(np.array(answered), np.array([r["label"] for r in seeds]))
+    answered_, labels = np.array(answered), np.array([r["label"] for r in seeds])
+    english = np.array([r["english"] == 1.0 for r in seeds])
+    return {"all": rates(answered_, labels), "de": rates(answered_[~english], labels[~english]),
+            "en": rates(answered_[english], labels[english])}
 
 
 def measure(pipeline, policy: AbstentionPolicy, k: int) -> str:
@@ -175,22 +215,25 @@ def measure(pipeline, policy: AbstentionPolicy, k: int) -> str:
              f"Shipped policy (qa/pipeline.py `AbstentionPolicy`, fitted by "
              f"`python benchmarks/calibrate_abstention.py` on eval/abstention_calibration.jsonl and "
              f"XQuAD articles 0-39 only): margin weight {policy.margin_weight}, retrieval weight "
-             f"{policy.retrieval_weight}, sentence weight {policy.sentence_weight}, bias {policy.bias}, "
-             f"threshold {policy.threshold}.", "",
+             f"{policy.retrieval_weight}, sentence weight {policy.sentence_weight}, English-question "
+             f"weight {policy.english_weight}, bias {policy.bias}, threshold {policy.threshold}.", "",
              "Goal (issue 3): abstain on at least 90 % of unanswerable questions while answering at "
              "least 90 % of answerable ones.", "",
-             "| set | answerable | unanswerable (on-topic) | answered answerable | abstained on unanswerable | on-topic abstained | off-topic abstained |",
-             "|---|---|---|---|---|---|---|"]
+             "| set | answerable | unanswerable (on-topic) | answered answerable | abstained on unanswerable | on-topic abstained | off-topic abstained | answered de / en | abstained de / en |",
+             "|---|---|---|---|---|---|---|---|---|"]
     curves = []
     for path in MEASURE_SETS:
         items = read_jsonl(path)
-        confidences, labels, categories = [], [], []
+        confidences, labels, categories, languages = [], [], [], []
         for item in tqdm(items, desc=path.name):
             response = pipeline.ask(item["question"], k=k, top_n=1, threshold=0.0)
             confidences.append(response.confidence if response.answers else 0.0)
             labels.append(int(bool(item["answers"])))
             categories.append(item.get("category", ""))
+            languages.append(item.get("lang", ""))
         conf, y, cat = np.array(confidences), np.array(labels), np.array(categories)
+        lang = np.array(languages)
+        by_language = [rates(conf[lang == code] >= policy.threshold, y[lang == code]) for code in ("de", "en")]
         answered = conf >= policy.threshold
         ans, abst = rates(answered, y)
         on = (y == 0) & (cat == "on-topic")
@@ -198,7 +241,9 @@ def measure(pipeline, policy: AbstentionPolicy, k: int) -> str:
         lines.append(f"| {path.name} | {int(y.sum())} | {int((y == 0).sum())} ({int(on.sum())}) | "
                      f"{100 * ans:.1f} % | {100 * abst:.1f} % | "
                      f"{100 * float((~answered[on]).mean()) if on.any() else float('nan'):.1f} % | "
-                     f"{100 * float((~answered[off]).mean()) if off.any() else float('nan'):.1f} % |")
+                     f"{100 * float((~answered[off]).mean()) if off.any() else float('nan'):.1f} % | "
+                     f"{100 * by_language[0][0]:.1f} / {100 * by_language[1][0]:.1f} % | "
+                     f"{100 * by_language[0][1]:.1f} / {100 * by_language[1][1]:.1f} % |")
         curve = [f"{t:.2f}: {100 * a:.0f} / {100 * b:.0f}"
                  for t in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
                  for a, b in [rates(conf >= t, y)]]
@@ -241,18 +286,18 @@ def main(argv: list[str] | None = None) -> int:
             args.dump.parent.mkdir(parents=True, exist_ok=True)
             args.dump.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
                                  encoding="utf-8")
-    # The feature set with the better leave-one-out result ships (qa/pipeline.py).
-    for label, features in (("retrieval + margin + answer sentence", FEATURES),
-                            ("retrieval + margin", FEATURES[:2])):
-        policy, summary = fit_policy(rows, features)
+    for features in FEATURE_SETS:
+        label = " + ".join(features)
+        policy, summary = fit_shipped(rows, features)
         print(f"{label}: {summary['examples']} examples ({summary['left_out']} without a candidate span)")
         print(f"  {policy!r}")
         for name in ("seeds calibration", "XQuAD 0-39"):
             answered, abstained = summary[name]
             print(f"  {name}: answered answerable {answered:.3f}, abstained on unanswerable {abstained:.3f}")
-        answered, abstained = leave_one_out(rows, features)
-        print(f"  leave-one-out on the seeds calibration questions: answered answerable {answered:.3f}, "
-              f"abstained on unanswerable {abstained:.3f}")
+        loo = leave_one_out(rows, features)
+        print("  leave-one-out on the seeds calibration questions (answered answerable / abstained on "
+              "unanswerable): " + "; ".join(f"{part} {a:.3f} / {b:.3f}" for part, (a, b) in loo.items())
+              + f"; worst {min(min(loo['de']), min(loo['en'])):.3f}")
     return 0
 
 

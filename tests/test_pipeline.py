@@ -134,3 +134,19 @@ def test_sentence_weighted_policy_needs_its_input():
 
     with pytest.raises(QAError, match="embedder"):
         QAPipeline(NoEmbedder(), reader, abstention=policy)
+
+
+def test_english_questions_get_the_policy_language_term():
+    policy = AbstentionPolicy(margin_weight=0.1, retrieval_weight=1.0, bias=-1.0, english_weight=2.0)
+    pipeline, reader = _pipeline()
+    hits = pipeline.retriever.search("Genf", k=1)
+    evidence = reader.read_with_evidence("Genf", hits)
+    german = policy.confidence(hits, evidence)
+    english = policy.confidence(hits, evidence, english=True)
+    assert english > german
+    # the pipeline detects the language itself
+    lenient = AbstentionPolicy(margin_weight=0.0, retrieval_weight=0.0, bias=-1.0, english_weight=2.0,
+                               threshold=0.5)
+    pipeline, _ = _pipeline(policy=lenient)
+    assert not pipeline.ask("Where do the USA talk with Russia?", k=2).abstained
+    assert pipeline.ask("Wo sprechen die USA mit Russland?", k=2).abstained
