@@ -111,12 +111,12 @@ def main(argv: list[str] | None = None) -> int:
               f"| int8 (dynamic, encoder Linear layers) | {int8_mlqa[0]:.1f} | {int8_mlqa[1]:.1f} | {int8_mlqa[2]:.0f} |\n"
               f"\nF1 cost of int8 on MLQA-de dev: {full_mlqa[1] - int8_mlqa[1]:.1f} points; the issue allows "
               "a stored int8 model only if F1 drops by less than 0.5, so int8 stays opt-in. Reading "
-              "3 instead of 5 passages costs nothing on the seeds (it gains F1: distractor passages "
-              "win joint reads, see the qa eval section).")
+              "3 instead of 5 passages is faster and costs no F1 on the seeds (more passages give "
+              "distractors more chances to win).")
     text = (f"Command: `python benchmarks/speed.py`\n\n{len(questions)} questions of eval/seeds_dev.jsonl "
             f"(answerable and unanswerable; abstaining right counts as correct), end to end through "
             f"`QAPipeline.ask` on the seeds index, {settings.retrieval_mode} retrieval, built-in reader "
-            f"reading the top k chunks jointly; 2 CPU cores, load average {load:.1f} when it finished "
+            f"{pipeline.reader!r} reading the top k chunks; 2 CPU cores, load average {load:.1f} when it finished "
             f"(other jobs shared the machine).\n\n{table}\n")
     print(text)
     if not args.no_write:
