@@ -6,46 +6,22 @@ Reads JSONL and the seed articles only; no models.
 """
 from __future__ import annotations
 
-import json
 import re
-import unicodedata
 from collections import Counter
-from pathlib import Path
 
 import pytest
 
 from qa.evaluation.datasets import load_dataset
+from tests.test_question_sets import CATEGORIES as KINDS
+from tests.test_question_sets import ENGLISH_TYPES, GERMAN_TYPES, REQUIRED, ROOT, SEEDS
+from tests.test_question_sets import load as load_rows
+from tests.test_question_sets import normalise_question
 
-ROOT = Path(__file__).resolve().parents[1]
-SEEDS = ROOT / "seeds"
 HOLDOUT = ROOT / "eval" / "seeds_holdout.jsonl"
 OTHER_SETS = (ROOT / "eval" / "seeds_dev.jsonl", ROOT / "eval" / "abstention_calibration.jsonl")
-
-GERMAN_TYPES = {"wer", "wann", "wo", "wie viele", "welche", "was", "warum", "wie"}
-ENGLISH_TYPES = {"en-who", "en-when", "en-where", "en-how-many", "en-which", "en-what", "en-why", "en-how"}
-KINDS = {"on-topic", "off-topic"}
-REQUIRED = {"id", "question", "answers", "lang", "type"}
 ANSWERABLE_KEYS = REQUIRED | {"doc_id", "note"}
 UNANSWERABLE_KEYS = REQUIRED | {"category", "note"}
 ID_PATTERN = re.compile(r"ho-(de|en|un-de|un-en)-\d{3}")
-
-
-def load_rows(path: Path) -> list[dict]:
-    rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        assert line.strip(), f"{path.name}:{number}: blank line"
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError as error:
-            pytest.fail(f"{path.name}:{number}: not JSON ({error})")
-    assert rows, f"{path.name} is empty"
-    return rows
-
-
-def normalise_question(text: str) -> str:
-    """Case, punctuation and spacing do not make two questions different."""
-    text = unicodedata.normalize("NFKC", text).casefold()
-    return " ".join(re.findall(r"\w+", text))
 
 
 @pytest.fixture(scope="module")
