@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import logging
-import math
 import time
 from typing import TYPE_CHECKING
 
@@ -41,15 +40,12 @@ def build_retriever(settings: Settings, *, rebuild: bool = False, allow_rebuild:
 def build_reader(settings: Settings):
     """The reader for ``settings``: model, reading mode and how answers of several passages rank."""
     from qa.errors import QAError
-    from qa.reader import load_reader
+    from qa.reader import load_reader, ranking_option_problem
 
-    if settings.reader_mode not in ("joint", "separate"):
-        raise QAError(f"reader mode {settings.reader_mode!r} is not 'joint' or 'separate'; fix "
-                      "QA_READER_MODE")
-    for name in ("passage_prior", "null_weight"):
-        value = getattr(settings, name)
-        if not (math.isfinite(value) and value >= 0):
-            raise QAError(f"{name} = {value!r} must be a number >= 0; fix QA_{name.upper()}")
+    problem = ranking_option_problem(mode=settings.reader_mode, passage_prior=settings.passage_prior,
+                                     null_weight=settings.null_weight)
+    if problem is not None:
+        raise QAError(f"reader {problem}; fix QA_READER_MODE, QA_PASSAGE_PRIOR or QA_NULL_WEIGHT")
     started = time.perf_counter()
     reader = load_reader(settings.reader_model, cache_dir=settings.cache_dir, mode=settings.reader_mode,
                          passage_prior=settings.passage_prior, null_weight=settings.null_weight)

@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass, replace
 from typing import Iterable, Sequence
 
+from qa.chat import detect_language, resolve_followup
 from qa.errors import QAError
 from qa.reader import Reader, ReaderEvidence
 from qa.retriever import Retriever, check_question
@@ -123,8 +124,6 @@ class QAPipeline:
             raise QAError(f"top_n must be at least 1, got {top_n}")
         query = question
         if history:
-            from qa.chat import resolve_followup
-
             query = resolve_followup(question, list(history))
         hits = self.retriever.search(query, k=k, doc_ids=doc_ids)
         evidence = self.reader.read_with_evidence(query, hits, top_n=top_n)
@@ -132,8 +131,6 @@ class QAPipeline:
         similarity = None
         if evidence.answers and policy.needs_sentence_similarity:
             similarity = sentence_similarity(self.embedder, query, evidence.answers[0].sentence)
-        from qa.chat import detect_language
-
         confidence = policy.confidence(hits, evidence, sentence_similarity=similarity,
                                        english=detect_language(query) == "en")
         abstained = not evidence.answers or confidence < policy.threshold

@@ -75,6 +75,16 @@ class ReaderEvidence:
         return self.best_span_logit - self.null_logit
 
 
+def ranking_option_problem(*, mode: str, passage_prior: float, null_weight: float) -> str | None:
+    """What is wrong with these ``TransformersReader`` options, or None when they are fine."""
+    if mode not in ("joint", "separate"):
+        return f"mode must be 'joint' or 'separate', not {mode!r}"
+    for label, value in (("passage_prior", passage_prior), ("null_weight", null_weight)):
+        if not (math.isfinite(value) and value >= 0):
+            return f"{label} must be a finite number >= 0, not {value!r}"
+    return None
+
+
 @runtime_checkable
 class Reader(Protocol):
     """The seam between retrieval and answers; ``TransformersReader`` and test fakes implement it."""
@@ -136,11 +146,9 @@ class TransformersReader:
                 "tokenizer, so answer offsets cannot be mapped to characters; use a model folder "
                 "with a tokenizer.json"
             )
-        if mode not in ("joint", "separate"):
-            raise ValueError(f"mode must be 'joint' or 'separate', not {mode!r}")
-        for label, value in (("passage_prior", passage_prior), ("null_weight", null_weight)):
-            if not (math.isfinite(value) and value >= 0):
-                raise ValueError(f"{label} must be a finite number >= 0, not {value!r}")
+        problem = ranking_option_problem(mode=mode, passage_prior=passage_prior, null_weight=null_weight)
+        if problem is not None:
+            raise ValueError(problem)
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.name = name
