@@ -44,6 +44,7 @@ _TEXT = {
         "passage": "Stelle",
         "words": "Wörter",
         "no_sources": "Noch keine Quellen: stellen Sie eine Frage.",
+        "unmentioned": "Die gefundenen Stellen erwähnen nicht",
     },
     "en": {
         "confidence": "confidence",
@@ -55,6 +56,7 @@ _TEXT = {
         "passage": "passage",
         "words": "words",
         "no_sources": "No sources yet: ask a question.",
+        "unmentioned": "The passages found do not mention",
     },
 }
 
@@ -490,6 +492,9 @@ def answer_markdown(view: AnswerView) -> str:
         lines.append(f"*{t['followup']}: {escape_markdown(resolved)}*\n")
     if view.answer is None:
         lines.append(NO_ANSWER[view.language])
+        if view.response.unmentioned:
+            terms = ", ".join(escape_markdown(t) for t in view.response.unmentioned)
+            lines.append(f"{t['unmentioned']}: {terms}.")
         if view.citations:
             lines.append(f"\n{t['closest']}:\n")
             for c in view.citations:

@@ -429,3 +429,14 @@ def test_added_and_refused_messages_are_escaped():
     doc = Document("x.txt", "<script>alert(1)</script>", "text")
     assert "<script>" not in chat.added_html(doc, outcome="added", passages=1)
     assert "<img" not in chat.refused_html('<img src=x onerror="alert(1)">')
+
+
+def test_an_abstention_names_what_the_passages_do_not_mention():
+    base = response([], [FIRST], question="Wann tagt der Rat in Oslo?")
+    plain = chat.answer_markdown(chat.present(base))
+    assert "erwähnen nicht" not in plain
+    unmentioned = Response(base.question, (), base.hits, "fake", True, base.question,
+                           unmentioned=("Oslo", "<b>x</b>"))
+    text = chat.answer_markdown(chat.present(unmentioned))
+    assert "Die gefundenen Stellen erwähnen nicht: Oslo, " in text
+    assert "<b>" not in text  # terms are escaped like everything else

@@ -3,7 +3,8 @@ import pytest
 from embeddings.documents import Document
 from embeddings.indexing import build_index
 from qa.errors import QAError
-from qa.pipeline import AbstentionPolicy, QAPipeline
+from qa.pipeline import (AbstentionPolicy, QAPipeline, answer_unmentioned, key_terms, unmentioned_share,
+                         unmentioned_terms)
 from qa.retriever import Retriever
 from tests.fakes import FakeEmbedder, FakeReader
 
@@ -150,3 +151,34 @@ def test_english_questions_get_the_policy_language_term():
     pipeline, _ = _pipeline(policy=lenient)
     assert not pipeline.ask("Where do the USA talk with Russia?", k=2).abstained
     assert pipeline.ask("Wo sprechen die USA mit Russland?", k=2).abstained
+
+
+def test_key_terms_are_names_and_numbers_after_the_first_word():
+    assert key_terms("Wer hat die Fußball-WM 2014 gewonnen?") == ("Fußball-WM", "2014")
+    assert key_terms("How many soldiers did Germany send to Lithuania in 2023?") == (
+        "Germany", "Lithuania", "2023")
+    assert key_terms("Wann?") == () and key_terms("wo ist es") == ()
+
+
+def test_unmentioned_terms_tolerate_inflection_and_compounds():
+    passage = "Die Nato-Staaten sprachen über Russlands Forderungen in Genf."
+    assert unmentioned_terms("Was fordert Russland von der Nato?", passage) == ()
+    assert unmentioned_terms("Was fordert China von der Nato?", passage) == ("China",)
+    assert unmentioned_share("Was fordert China von der Nato?", passage) == 0.5
+    assert unmentioned_share("wo?", passage) == 0.0
+    assert answer_unmentioned("Was fordert China von der Nato?", passage) == (0.5, ("China",))
+    # English names are spelt differently in German articles: not counted for English questions
+    assert answer_unmentioned("What does Russia demand from China?", passage) == (0.0, ())
+
+
+def test_unmentioned_names_lower_confidence_and_explain_the_abstention():
+    # Only the unmentioned-terms share counts: the answer "Genf" sits in a passage that
+    # mentions USA and Russland but not Frankreich.
+    policy = AbstentionPolicy(margin_weight=0.0, retrieval_weight=0.0, bias=1.0,
+                              unmentioned_weight=-5.0, english_weight=0.0, threshold=0.5)
+    pipeline, _ = _pipeline(policy=policy)
+    covered = pipeline.ask("Wo sprechen die USA mit Russland?", k=1)
+    assert not covered.abstained and covered.unmentioned == ()
+    uncovered = pipeline.ask("Wo sprechen die USA mit Frankreich?", k=1)
+    assert uncovered.abstained and uncovered.unmentioned == ("Frankreich",)
+    assert uncovered.confidence < 0.5 < covered.confidence

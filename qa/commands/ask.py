@@ -53,6 +53,8 @@ def format_response(response: Response) -> str:
     lines = [f"Q: {response.question}"]
     if response.abstained:
         lines.append("A: (no answer) The articles do not seem to answer this question.")
+        if response.unmentioned:
+            lines.append(f"   The passages found do not mention: {', '.join(response.unmentioned)}.")
         lines.append("Closest passages:")
         for hit in response.hits[:3]:
             lines.append(f"  [{hit.rank}] {hit.title} ({hit.doc_id}, chars {hit.chunk.start}-{hit.chunk.end}, "

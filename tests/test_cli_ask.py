@@ -1,0 +1,81 @@
+"""``qa ask``: the human output and the documented ``--json`` shape, on fakes."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from embeddings.documents import Document
+from embeddings.indexing import build_index
+from qa.cli import main
+from qa.commands import ask as ask_command
+from qa.pipeline import AbstentionPolicy, QAPipeline
+from qa.retriever import Retriever
+from tests.fakes import FakeEmbedder, FakeReader
+
+DOCS = [
+    Document(doc_id="genf.txt", title="Gespräche in Genf",
+             text="Die USA sprechen in Genf mit Russland. Die Gespräche beginnen am 9. Januar."),
+    Document(doc_id="nato.txt", title="Nato-Gipfel", text="Der Nato-Gipfel findet in Vilnius statt."),
+]
+# Answers unless the question names something the answer's passage does not mention.
+POLICY = AbstentionPolicy(margin_weight=0.0, retrieval_weight=0.0, bias=1.0, unmentioned_weight=-5.0,
+                          english_weight=0.0, threshold=0.5)
+ANSWER_KEYS = {"text", "score", "doc_id", "title", "start", "end", "sentence", "passage_start", "passage_end"}
+PASSAGE_KEYS = {"doc_id", "title", "start", "end", "score", "text"}
+
+
+@pytest.fixture()
+def built(monkeypatch):
+    settings_seen = []
+
+    def build(settings, *, show_progress=True):
+        settings_seen.append(settings)
+        emb = FakeEmbedder()
+        retriever = Retriever(build_index(DOCS, emb, max_tokens=50, overlap=0, show_progress=False), emb)
+        return QAPipeline(retriever, FakeReader(answer_for=lambda q: "Genf", null_logit=0.0), abstention=POLICY)
+
+    monkeypatch.setattr(ask_command, "build_pipeline", build)
+    return settings_seen
+
+
+def test_json_is_exactly_one_object_of_the_documented_shape(built, capsys):
+    assert main(["ask", "Wo sprechen die USA mit Russland?", "--json", "--k", "2", "--top-n", "1"]) == 0
+    out = capsys.readouterr().out
+    data = json.loads(out)  # one object, nothing else on stdout
+    assert set(data) == {"question", "reader", "answers", "passages"}
+    assert data["question"] == "Wo sprechen die USA mit Russland?" and data["reader"] == "fake-reader"
+    assert len(data["answers"]) == 1 and set(data["answers"][0]) == ANSWER_KEYS
+    answer = data["answers"][0]
+    text = {d.doc_id: d.text for d in DOCS}[answer["doc_id"]]
+    assert answer["text"] == "Genf" and text[answer["start"]:answer["end"]] == "Genf"
+    assert answer["passage_start"] <= answer["start"] < answer["end"] <= answer["passage_end"]
+    assert 0.0 <= answer["score"] <= 1.0
+    assert len(data["passages"]) == 2 and all(set(p) == PASSAGE_KEYS for p in data["passages"])
+    assert built[0].k == 2 and built[0].top_n == 1
+
+
+def test_json_abstention_has_no_answers_but_keeps_the_passages(built, capsys):
+    assert main(["ask", "Wo sprechen die USA mit Frankreich?", "--json", "--k", "1"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["answers"] == [] and len(data["passages"]) == 1
+
+
+def test_human_output_cites_the_sentence_or_says_what_is_missing(built, capsys):
+    assert main(["ask", "Wo sprechen die USA mit Russland?", "--k", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "A: Genf" in out and "[1] Gespräche in Genf" in out
+    assert '    "Die USA sprechen in Genf mit Russland.' in out and "reader: fake-reader" in out
+    assert main(["ask", "Wo sprechen die USA mit Frankreich?", "--k", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "(no answer)" in out and "do not mention: Frankreich." in out
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["ask", "Wo?", "--threshold", "2"], "--threshold must be between 0 and 1"),
+    (["ask", "   "], "empty"),
+])
+def test_bad_input_is_one_clear_line_and_exit_2(built, capsys, argv, message):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
