@@ -49,13 +49,16 @@ def unmentioned_share(question: str, passage: str) -> float:
     return len(unmentioned_terms(question, passage)) / len(terms) if terms else 0.0
 
 
-def answer_unmentioned(question: str, passage: str) -> tuple[str, tuple[str, ...]]:
-    """(share, terms): what of a German question the answer's passage does not mention. English
-    questions get (0.0, ()): their names are spelt differently in German articles ("Russia" and
-    "Russland", "Sweden" and "Schweden"), so a missing spelling says nothing there."""
-    if detect_language(question) == "en":
+def answer_unmentioned(question: str, passage: str) -> tuple[float, tuple[str, ...]]:
+    """(share, terms): the key terms of a German question that the answer's passage does not
+    mention, and their share of all its key terms. English questions get (0.0, ()): their names
+    are spelt differently in German articles ("Russia" and "Russland", "Sweden" and "Schweden"),
+    so a missing spelling says nothing there."""
+    terms = key_terms(question)
+    if not terms or detect_language(question) == "en":
         return 0.0, ()
-    return unmentioned_share(question, passage), unmentioned_terms(question, passage)
+    missing = unmentioned_terms(question, passage)
+    return len(missing) / len(terms), missing
 
 
 @dataclass(frozen=True, slots=True)
