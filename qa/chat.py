@@ -687,6 +687,7 @@ def view_to_dict(view: AnswerView) -> dict[str, object]:
         "abstained": view.abstained,
         "message": NO_ANSWER[view.language] if view.abstained else view.answer.text,  # type: ignore[union-attr]
         "reader": view.response.reader,
+        "unmentioned": list(view.response.unmentioned) if view.abstained else [],
         "answers": [_answer_dict(a, view.citation_for(a).number) for a in view.shown_answers],
         "citations": [_citation_dict(c) for c in view.citations],
     }

@@ -440,3 +440,5 @@ def test_an_abstention_names_what_the_passages_do_not_mention():
     text = chat.answer_markdown(chat.present(unmentioned))
     assert "Die gefundenen Stellen erwähnen nicht: Oslo, " in text
     assert "<b>" not in text  # terms are escaped like everything else
+    assert chat.view_to_dict(chat.present(unmentioned))["unmentioned"] == ["Oslo", "<b>x</b>"]
+    assert chat.view_to_dict(chat.present(base))["unmentioned"] == []
