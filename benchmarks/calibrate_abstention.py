@@ -19,7 +19,7 @@ Calibration data (never the sets we report on):
 
 Features (qa.pipeline.AbstentionPolicy): the reader's margin of its best span over the
 no-answer score, the best passage's e5 cosine, the share of the question's names and numbers
-that the answer's passage does not mention (qa.pipeline.unmentioned_share), a constant for
+that the answer's passage does not mention (qa.pipeline.answer_unmentioned), a constant for
 English questions and (optionally) the e5 cosine of the question and the sentence holding the
 answer; every set in FEATURE_SETS is fitted and each seeds calibration question is also decided
 leave-one-out, which picks the set that ships. A logistic regression on all

@@ -39,14 +39,12 @@ def unmentioned_terms(question: str, passage: str) -> tuple[str, ...]:
     """Key terms of ``question`` that ``passage`` does not mention. A term counts as mentioned
     when its first five characters occur anywhere in the passage, case-folded, so inflected
     and compound forms ("Nato" in "Nato-Gipfel", "Russlands" for "Russland") are found."""
+    return _missing(key_terms(question), passage)
+
+
+def _missing(terms: tuple[str, ...], passage: str) -> tuple[str, ...]:
     text = passage.casefold()
-    return tuple(t for t in key_terms(question) if t.casefold()[:5] not in text)
-
-
-def unmentioned_share(question: str, passage: str) -> float:
-    """Share of the question's key terms the passage does not mention (0 when it has none)."""
-    terms = key_terms(question)
-    return len(unmentioned_terms(question, passage)) / len(terms) if terms else 0.0
+    return tuple(t for t in terms if t.casefold()[:5] not in text)
 
 
 def answer_unmentioned(question: str, passage: str) -> tuple[float, tuple[str, ...]]:
@@ -57,7 +55,7 @@ def answer_unmentioned(question: str, passage: str) -> tuple[float, tuple[str, .
     terms = key_terms(question)
     if not terms or detect_language(question) == "en":
         return 0.0, ()
-    missing = unmentioned_terms(question, passage)
+    missing = _missing(terms, passage)
     return len(missing) / len(terms), missing
 
 
@@ -69,7 +67,7 @@ class AbstentionPolicy:
     without the answer pointed at the [CLS] position, so the margin of the best span over that
     no-answer score is informative; so is how similar the best passage is to the question, and
     how many of the question's names and numbers the answer's passage does not mention
-    (``unmentioned_share``: "Wer war 2023 britischer Premier?" answered from a 2022 passage).
+    (``answer_unmentioned``: "Wer war 2023 britischer Premier?" answered from a 2022 passage).
     English questions get a constant added (``english_weight``), since e5 rates English
     questions against German passages lower. A further input, the cosine of the question and
     the sentence holding the answer (``sentence_weight``), is supported but weighs 0 by
