@@ -182,9 +182,8 @@ def fit_english_offset(rows: list[dict], base: AbstentionPolicy) -> AbstentionPo
     answerable calibration questions once the set held 35 hard English unanswerables.)"""
     english = [r for r in with_language(rows)
                if r["english"] == 1.0 and r["margin"] is not None and r["source"] == "seeds"]
-    z = np.array([base.margin_weight * r["margin"] + base.retrieval_weight * r["retrieval"]
-                  + base.sentence_weight * r["sentence"] + base.unmentioned_weight * r["unmentioned"]
-                  + base.bias for r in english])
+    z = np.array([base.logit(margin=r["margin"], retrieval=r["retrieval"], sentence=r["sentence"],
+                             unmentioned=r["unmentioned"]) for r in english])
     y = np.array([r["label"] for r in english], dtype=np.float64)
     offsets = np.round(np.arange(-3.0, 3.0001, 0.05), 2)
     best = max(offsets, key=lambda o: (min(rates(1 / (1 + np.exp(-(z + o))) >= base.threshold, y)),
@@ -209,10 +208,8 @@ def leave_one_out(rows: list[dict], features: tuple[str, ...]) -> dict[str, tupl
     answered = []
     for i, held in enumerate(seeds):
         policy, _ = fit_shipped(seeds[:i] + seeds[i + 1:] + others, features)
-        z = (policy.margin_weight * held["margin"] + policy.retrieval_weight * held["retrieval"]
-             + policy.sentence_weight * held["sentence"] + policy.english_weight * held["english"]
-             + policy.unmentioned_weight * held["unmentioned"]
-             + policy.bias)
+        z = policy.logit(margin=held["margin"], retrieval=held["retrieval"], sentence=held["sentence"],
+                         english=held["english"] == 1.0, unmentioned=held["unmentioned"])
         answered.append(1 / (1 + np.exp(-z)) >= policy.threshold)
     answered_, labels = np.array(answered), np.array([r["label"] for r in seeds])
     english = np.array([r["english"] == 1.0 for r in seeds])

@@ -109,17 +109,20 @@ class AbstentionPolicy:
         margin = evidence.no_answer_margin
         if margin is None or not evidence.answers:
             return 0.0
-        top_score = max((dense_similarity(h) for h in hits), default=0.0)
-        z = self.margin_weight * margin + self.retrieval_weight * top_score + self.bias
-        if english:
-            z += self.english_weight
-        z += self.unmentioned_weight * unmentioned
-        if self.sentence_weight:
-            if sentence_similarity is None:
-                raise QAError("this abstention policy weighs the answer sentence's similarity to "
-                              "the question; pass sentence_similarity (QAPipeline does, given an embedder)")
-            z += self.sentence_weight * sentence_similarity
+        if self.sentence_weight and sentence_similarity is None:
+            raise QAError("this abstention policy weighs the answer sentence's similarity to "
+                          "the question; pass sentence_similarity (QAPipeline does, given an embedder)")
+        z = self.logit(margin=margin, retrieval=max((dense_similarity(h) for h in hits), default=0.0),
+                       sentence=sentence_similarity or 0.0, english=english, unmentioned=unmentioned)
         return 1.0 / (1.0 + math.exp(-max(min(z, 60.0), -60.0)))
+
+    def logit(self, *, margin: float, retrieval: float, sentence: float = 0.0, english: bool = False,
+              unmentioned: float = 0.0) -> float:
+        """The weighted sum behind ``confidence``, from the raw features (the best passage's
+        cosine as ``retrieval``); benchmarks/calibrate_abstention.py scores its examples with it."""
+        return (self.margin_weight * margin + self.retrieval_weight * retrieval
+                + self.sentence_weight * sentence + self.unmentioned_weight * unmentioned
+                + (self.english_weight if english else 0.0) + self.bias)
 
     @property
     def needs_sentence_similarity(self) -> bool:
