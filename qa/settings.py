@@ -7,6 +7,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 from qa.errors import QAError
+from qa.reader import DEFAULT_MODE, DEFAULT_NULL_WEIGHT, DEFAULT_PASSAGE_PRIOR
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ENV_PREFIX = "QA_"
@@ -49,9 +50,9 @@ class Settings:
     # dense cosine - the best passage's). Chosen on XQuAD articles 0-39 by
     # benchmarks/reader_prior.py; joint / 0 / 0 is the original reader (docs/BENCHMARKS.md,
     # "Reader: ranking answers across passages").
-    reader_mode: str = "separate"
-    passage_prior: float = 40.0
-    null_weight: float = 1.0
+    reader_mode: str = DEFAULT_MODE
+    passage_prior: float = DEFAULT_PASSAGE_PRIOR
+    null_weight: float = DEFAULT_NULL_WEIGHT
     host: str = "127.0.0.1"
     port: int = 7860
 
