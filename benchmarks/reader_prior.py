@@ -194,7 +194,7 @@ def replay(reader, record: dict, variant: Variant, policy) -> tuple[str, bool]:
         read_hits = hits[:1]
     offsets = None if variant.offsets is None or not candidates else variant.offsets(read_hits, candidates)
     evidence = reader._evidence(list(read_hits), candidates, null_logit, windows, top_n=1, offsets=offsets)
-    confidence = policy.confidence(hits, evidence)
+    confidence, _ = policy.assess(record["question"], hits, evidence)
     abstained = not evidence.answers or confidence < policy.threshold
     return ("" if abstained else evidence.answers[0].text), abstained
 
@@ -331,7 +331,8 @@ def measure(args) -> int:
                 rows[key].append({"id": q.id, "prediction": prediction, "abstained": abstained,
                                   "em": s.em, "f1": s.f1, "em_de": s.em_de, "f1_de": s.f1_de, "ms": ms,
                                   "passage_rank": None if abstained else response.answers[0].hit.rank})
-            records.append({"answers": list(q.answers or ()), "hits": plain_hits(response.hits),
+            records.append({"question": q.question, "answers": list(q.answers or ()),
+                            "hits": plain_hits(response.hits),
                             "joint": readers["old"].last, "separate": readers["new"].last})
         policy = pipelines["new"].abstention
         results[name] = {"n": len(questions), "limit": args.limit,

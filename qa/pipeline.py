@@ -116,6 +116,22 @@ class AbstentionPolicy:
                        sentence=sentence_similarity or 0.0, english=english, unmentioned=unmentioned)
         return 1.0 / (1.0 + math.exp(-max(min(z, 60.0), -60.0)))
 
+    def assess(self, question: str, hits: Sequence[Hit], evidence: ReaderEvidence, *,
+               embedder=None) -> tuple[float, tuple[str, ...]]:
+        """(confidence, unmentioned terms) for ``question`` read from ``hits``: the features of
+        the top answer computed as the pipeline does. ``embedder`` is needed only when
+        ``sentence_weight`` is not 0."""
+        if not evidence.answers:
+            return 0.0, ()
+        top = evidence.answers[0]
+        similarity = None
+        if self.needs_sentence_similarity and embedder is not None:
+            similarity = sentence_similarity(embedder, question, top.sentence)
+        share, unmentioned = answer_unmentioned(question, top.hit.chunk.text)
+        confidence = self.confidence(hits, evidence, sentence_similarity=similarity,
+                                     english=detect_language(question) == "en", unmentioned=share)
+        return confidence, unmentioned
+
     def logit(self, *, margin: float, retrieval: float, sentence: float = 0.0, english: bool = False,
               unmentioned: float = 0.0) -> float:
         """The weighted sum behind ``confidence``, from the raw features (the best passage's
@@ -177,15 +193,7 @@ class QAPipeline:
         hits = self.retriever.search(query, k=k, doc_ids=doc_ids)
         evidence = self.reader.read_with_evidence(query, hits, top_n=top_n)
         policy = self.abstention if threshold is None else self.abstention.with_threshold(threshold)
-        similarity = None
-        if evidence.answers and policy.needs_sentence_similarity:
-            similarity = sentence_similarity(self.embedder, query, evidence.answers[0].sentence)
-        share, unmentioned = 0.0, ()
-        if evidence.answers:
-            share, unmentioned = answer_unmentioned(query, evidence.answers[0].hit.chunk.text)
-        confidence = policy.confidence(
-            hits, evidence, sentence_similarity=similarity, english=detect_language(query) == "en",
-            unmentioned=share)
+        confidence, unmentioned = policy.assess(query, hits, evidence, embedder=self.embedder)
         abstained = not evidence.answers or confidence < policy.threshold
         if abstained:
             log.debug("abstaining on %r: confidence %.3f < %.3f", question, confidence, policy.threshold)
