@@ -74,6 +74,8 @@ def test_human_output_cites_the_sentence_or_says_what_is_missing(built, capsys):
 @pytest.mark.parametrize("argv, message", [
     (["ask", "Wo?", "--threshold", "2"], "--threshold must be between 0 and 1"),
     (["ask", "   "], "empty"),
+    (["ask", "Wo? " * 3000], "characters"),
+    (["ask", "Wo?", "--threshold", "nan"], "--threshold must be between 0 and 1"),
 ])
 def test_bad_input_is_one_clear_line_and_exit_2(built, capsys, argv, message):
     assert main(argv) == 2
