@@ -99,13 +99,27 @@ def seeds_examples(pipeline, k: int) -> list[dict]:
     return rows
 
 
-def xquad_examples(pipeline, n_questions: int, k: int, seed: int) -> list[dict]:
+def article_range(spec: str) -> range:
+    """ "A-B" (inclusive) within the tuning articles 0-39."""
+    try:
+        first, _, last = spec.partition("-")
+        chosen = range(int(first), int(last or first) + 1)
+    except ValueError:
+        raise SystemExit(f"--xquad-articles {spec!r}: give a range like 30-39") from None
+    if not chosen or chosen.start < TUNING_ARTICLES.start or chosen.stop > TUNING_ARTICLES.stop:
+        raise SystemExit(f"--xquad-articles {spec!r}: only articles 0-39 may be used for calibration "
+                         "(40-47 are held out)")
+    return chosen
+
+
+def xquad_examples(pipeline, n_questions: int, k: int, seed: int,
+                   articles: range = TUNING_ARTICLES) -> list[dict]:
     german = json.loads((DATA / "xquad.de.json").read_text(encoding="utf-8"))["data"]
     english = json.loads((DATA / "xquad.en.json").read_text(encoding="utf-8"))["data"]
     english_questions = {qa["id"]: qa["question"] for article in english
                          for paragraph in article["paragraphs"] for qa in paragraph["qas"]}
     paragraphs = [(a, p, german[a]["paragraphs"][p]["context"])
-                  for a in TUNING_ARTICLES for p in range(len(german[a]["paragraphs"]))]
+                  for a in articles for p in range(len(german[a]["paragraphs"]))]
     chunks = [Chunk(doc_id=f"xquad-{a}-{p}", start=0, end=len(text), text=text,
                     sentences=tuple(split_sentences(text))) for a, p, text in paragraphs]
     embedder = pipeline.embedder
@@ -268,6 +282,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--xquad-questions", type=int, default=200,
                         help="XQuAD 0-39 questions sampled (each asked in German and English)")
+    parser.add_argument("--xquad-articles", default="0-39", metavar="A-B",
+                        help="XQuAD articles the calibration questions come from (default 0-39; "
+                             "30-39 for a reader whose no-answer stage saw 0-29, see qa.train_reader)")
     parser.add_argument("--k", type=int, default=None, help="passages read (default: Settings.k)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--dump", type=Path, default=None, help="write every example's features as JSONL")
@@ -291,7 +308,8 @@ def main(argv: list[str] | None = None) -> int:
         rows = read_jsonl(args.from_dump)
     else:
         pipeline = build_pipeline(settings, show_progress=False)
-        rows = seeds_examples(pipeline, k) + xquad_examples(pipeline, args.xquad_questions, k, args.seed)
+        rows = seeds_examples(pipeline, k) + xquad_examples(pipeline, args.xquad_questions, k, args.seed,
+                                                            article_range(args.xquad_articles))
         if args.dump is not None:
             args.dump.parent.mkdir(parents=True, exist_ok=True)
             args.dump.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),

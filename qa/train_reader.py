@@ -3,6 +3,16 @@ extraction on XQuAD articles 0-39 (12 languages), with the recipe of its MODEL_C
 
     python -m qa.train_reader --out runs/e5-small-qa-de          # GPU: about 2 minutes on an H100
     python -m qa.train_reader --smoke --out /tmp/reader-smoke      # a few dozen examples, CPU
+    python -m qa.train_reader --init builtin --no-answer 1 --cut-answer-sentence \
+        --languages de,en --context-language de --articles 30 --epochs 1 --lr 3e-5 \
+        --batch-size 16 --max-length 320 --freeze-layers 6 --out runs/reader-na   # CPU, ~25-35 min
+
+The second form is a SQuAD 2.0-style "no answer" stage on top of a trained reader: each question
+also gets windows whose answer is missing (the most e5-similar other paragraph of the training
+articles, and with ``--cut-answer-sentence`` its own paragraph without the sentence holding the
+answer), labelled with position 0 so the [CLS] logit learns "not here". Articles 30-39 stay out
+of it so that abstention can be calibrated on them (benchmarks/calibrate_abstention.py
+--xquad-articles 30-39). Measured in docs/BENCHMARKS.md (section "Abstention"); not shipped.
 
 Writes a transformers model folder (loadable with ``qa ask --reader <out>`` or
 ``load_reader(out)``) and, in ``<out>/layers/``, the float16 layer files in the shipped format.
@@ -41,31 +51,52 @@ class QAExample:
     language: str
     question: str
     context: str
-    answer_start: int
+    answer_start: int      # -1: the context does not hold the answer (a no-answer example)
     answer_text: str
 
+    @property
+    def has_answer(self) -> bool:
+        return self.answer_start >= 0
 
-def load_xquad_examples(data_dir: Path, languages: Sequence[str], *, articles: int = TRAIN_ARTICLES
-                        ) -> list[QAExample]:
-    """Questions of XQuAD articles ``0 .. articles-1`` in each language (file order)."""
+
+def _read_xquad(data_dir: Path, language: str) -> list[dict]:
+    path = Path(data_dir) / f"xquad.{language}.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))["data"]
+    except OSError as error:
+        raise QAError(f"cannot read {path}: {error.strerror}; pass --data-dir with the "
+                      "xquad.<lang>.json files") from None
+    except (ValueError, KeyError) as error:
+        raise QAError(f"{path} is not SQuAD-format JSON ({error}); use the XQuAD files") from None
+
+
+def load_xquad_examples(data_dir: Path, languages: Sequence[str], *, articles: int = TRAIN_ARTICLES,
+                        context_language: str | None = None) -> list[QAExample]:
+    """Questions of XQuAD articles ``0 .. articles-1`` in each language (file order), over the
+    paragraphs of their own language, or of ``context_language`` (paired by question id; the
+    answer then comes from that language's file): ``"de"`` gives English questions over German
+    paragraphs, as the product reads them."""
     if not 1 <= articles <= TRAIN_ARTICLES:
         raise QAError(f"--articles {articles}: training may use articles 0-{TRAIN_ARTICLES - 1} "
                       "only (40-47 are held out for measuring)")
+    contexts: dict[str, tuple[str, dict]] = {}
+    if context_language is not None:
+        for article in _read_xquad(data_dir, context_language)[:articles]:
+            for paragraph in article["paragraphs"]:
+                for qa in paragraph["qas"]:
+                    contexts[qa["id"]] = (paragraph["context"], qa["answers"][0])
     examples: list[QAExample] = []
     for language in languages:
         path = Path(data_dir) / f"xquad.{language}.json"
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))["data"]
-        except OSError as error:
-            raise QAError(f"cannot read {path}: {error.strerror}; pass --data-dir with the "
-                          "xquad.<lang>.json files") from None
-        except (ValueError, KeyError) as error:
-            raise QAError(f"{path} is not SQuAD-format JSON ({error}); use the XQuAD files") from None
+        data = _read_xquad(data_dir, language)
         for article in data[:articles]:
             for paragraph in article["paragraphs"]:
-                context = paragraph["context"]
                 for qa in paragraph["qas"]:
-                    answer = qa["answers"][0]
+                    context, answer = paragraph["context"], qa["answers"][0]
+                    if context_language is not None:
+                        if qa["id"] not in contexts:
+                            continue
+                        context, answer = contexts[qa["id"]]
                     start, text = int(answer["answer_start"]), answer["text"]
                     if context[start:start + len(text)] != text:
                         raise QAError(f"{path}: question {qa['id']} has an answer offset that does "
@@ -94,7 +125,7 @@ def build_windows(examples: Sequence[QAExample], tokenizer, *, max_length: int, 
             start_char = example.answer_start
             end_char = start_char + len(example.answer_text)
             start_token = end_token = 0
-            if (context_tokens and offsets[context_tokens[0]][0] <= start_char
+            if (example.has_answer and context_tokens and offsets[context_tokens[0]][0] <= start_char
                     and offsets[context_tokens[-1]][1] >= end_char):
                 start_token = next(t for t in context_tokens if offsets[t][1] > start_char)
                 end_token = next(t for t in reversed(context_tokens) if offsets[t][0] < end_char)
@@ -103,6 +134,64 @@ def build_windows(examples: Sequence[QAExample], tokenizer, *, max_length: int, 
                             "attention_mask": encoding["attention_mask"][w],
                             "start_positions": start_token, "end_positions": end_token})
     return windows
+
+
+def without_answer_sentence(example: QAExample, *, min_chars: int = 100) -> QAExample | None:
+    """The example's paragraph without the sentence(s) holding the answer, as a no-answer
+    example; None when the answer text still occurs in what is left, or too little is left."""
+    from embeddings.sentences import split_sentences
+
+    start, end = example.answer_start, example.answer_start + len(example.answer_text)
+    spans = [(a, b) for a, b in split_sentences(example.context) if a < end and b > start]
+    if not example.has_answer or not spans:
+        return None
+    rest = (example.context[:spans[0][0]] + example.context[spans[-1][1]:]).strip()
+    if len(rest) < min_chars or example.answer_text.casefold() in rest.casefold():
+        return None
+    return QAExample(example.qid + "#cut", example.language, example.question, rest, -1, "")
+
+
+def other_paragraph_negatives(examples: Sequence[QAExample], embedder, *, per_question: int
+                              ) -> list[QAExample]:
+    """For each question, its ``per_question`` most similar other paragraphs (``embedder``'s
+    query/passage cosine) among the examples' paragraphs, as no-answer examples: the on-topic
+    passages retrieval would put in front of the reader."""
+    import numpy as np
+
+    if per_question <= 0 or not examples:
+        return []
+    paragraphs = list(dict.fromkeys(e.context for e in examples))
+    position = {text: i for i, text in enumerate(paragraphs)}
+    vectors = embedder.encode_passages(paragraphs, show_progress=True)
+    queries = embedder.encode_queries([e.question for e in examples])
+    negatives = []
+    for example, query in zip(examples, queries):
+        order = [int(i) for i in np.argsort(-(vectors @ query)) if int(i) != position[example.context]]
+        for n, i in enumerate(order[:per_question]):
+            if example.answer_text and example.answer_text.casefold() in paragraphs[i].casefold():
+                continue  # the "other" paragraph states the answer too: not a clean negative
+            negatives.append(QAExample(f"{example.qid}#neg{n}", example.language, example.question,
+                                       paragraphs[i], -1, ""))
+    return negatives
+
+
+def initial_model_and_tokenizer(init: str | None, seed: int):
+    """The model training starts from: a fresh span head on multilingual-e5-small (None), the
+    built-in reader ("builtin") or a transformers QA model folder."""
+    if init is None:
+        return base_model_and_tokenizer(seed)
+    if init == "builtin":
+        from qa.builtin_reader import load_builtin_model
+        from qa.settings import Settings
+
+        return load_builtin_model(cache_dir=Settings.from_env().cache_dir)
+    folder = Path(init)
+    if not (folder / "config.json").is_file():
+        raise QAError(f"--init {init}: not a model folder (no config.json); give 'builtin' or a "
+                      "folder written by this script")
+    from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+
+    return AutoModelForQuestionAnswering.from_pretrained(folder), AutoTokenizer.from_pretrained(folder)
 
 
 def base_model_and_tokenizer(seed: int):
@@ -230,6 +319,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--limit", type=int, default=None, help="use only the first N questions")
     parser.add_argument("--max-steps", type=int, default=None, help="stop after N optimiser steps")
     parser.add_argument("--device", default="auto", help="auto (cuda when available), cpu, cuda")
+    parser.add_argument("--init", default=None, metavar="builtin|FOLDER",
+                        help="start from a trained reader (the built-in e5-small-qa-de or a model "
+                             "folder) instead of multilingual-e5-small with a fresh span head")
+    parser.add_argument("--context-language", default=None, choices=LANGUAGES,
+                        help="read every question against this language's paragraphs (de: English "
+                             "questions over German text, as the product does); default: its own")
+    parser.add_argument("--no-answer", type=int, default=0, metavar="N",
+                        help="SQuAD 2.0-style stage: add each question's N most e5-similar other "
+                             "paragraphs as no-answer examples (default 0: off)")
+    parser.add_argument("--cut-answer-sentence", action="store_true",
+                        help="also add each question's own paragraph without its answer sentence "
+                             "as a no-answer example")
+    parser.add_argument("--freeze-layers", type=int, default=0, metavar="N",
+                        help="keep encoder layers 0..N-1 fixed (besides the embeddings)")
     parser.add_argument("--smoke", action="store_true",
                         help=f"a quick check: {SMOKE_WINDOWS} windows of the first {SMOKE_EXAMPLES} "
                              "German questions, 1 epoch, CPU, max length 128")
@@ -266,27 +369,52 @@ def run(args: argparse.Namespace) -> dict:
         device = "cuda" if torch.cuda.is_available() else "cpu"
     stride = min(args.stride, max_length // 2)
 
+    if not 0 <= args.freeze_layers <= 12:
+        raise QAError(f"--freeze-layers {args.freeze_layers}: choose 0-12")
+    if args.no_answer < 0:
+        raise QAError(f"--no-answer {args.no_answer}: give a number of paragraphs, 0 or more")
+
     started = time.perf_counter()
-    examples = load_xquad_examples(args.data_dir, languages, articles=args.articles)
+    examples = load_xquad_examples(args.data_dir, languages, articles=args.articles,
+                                   context_language=args.context_language)
     if limit is not None:
         examples = examples[:limit]
-    model, tokenizer = base_model_and_tokenizer(args.seed)
+    answerable = len(examples)
+    if args.cut_answer_sentence:
+        examples += [cut for e in examples[:answerable] if (cut := without_answer_sentence(e))]
+    if args.no_answer:
+        from embeddings.encoder import load_embedder
+        from qa.settings import Settings
+
+        settings = Settings.from_env()
+        embedder = load_embedder(settings.embedding_model, cache_dir=settings.cache_dir)
+        examples += other_paragraph_negatives(examples[:answerable], embedder, per_question=args.no_answer)
+    model, tokenizer = initial_model_and_tokenizer(args.init, args.seed)
     windows = build_windows(examples, tokenizer, max_length=max_length, stride=stride)
-    if args.smoke:  # one answer-bearing window per question keeps a CPU run to seconds
-        seen, kept = set(), []
+    if args.smoke:  # one window per example keeps a CPU run to seconds; no-answer ones too
+        seen, kept, spare = set(), [], []
         for window in windows:
-            if window["start_positions"] > 0 and window["example"] not in seen:
-                seen.add(window["example"])
-                kept.append(window)
-        windows = kept[:SMOKE_WINDOWS]
-    log.info("%d questions in %s -> %d windows; training on %s", len(examples),
-             ",".join(languages), len(windows), device)
+            example = examples[window["example"]]
+            if window["example"] in seen or (example.has_answer and window["start_positions"] == 0):
+                continue
+            seen.add(window["example"])
+            (kept if example.has_answer else spare).append(window)
+        windows = (kept[:SMOKE_WINDOWS - min(len(spare), SMOKE_WINDOWS // 3)]
+                   + spare[:SMOKE_WINDOWS // 3])
+    for name, parameter in model.named_parameters():
+        if name.startswith("bert.encoder.layer.") and int(name.split(".")[3]) < args.freeze_layers:
+            parameter.requires_grad_(False)
+    log.info("%d questions in %s (+%d no-answer examples) -> %d windows; training on %s",
+             answerable, ",".join(languages), len(examples) - answerable, len(windows), device)
     losses = train(model, windows, epochs=epochs, lr=args.lr, weight_decay=args.weight_decay,
                    warmup=args.warmup, batch_size=args.batch_size, seed=args.seed, device=device,
                    max_steps=args.max_steps)
     model.to("cpu")
     summary = {
-        "questions": len(examples), "windows": len(windows), "languages": languages,
+        "questions": answerable, "no_answer_examples": len(examples) - answerable,
+        "windows": len(windows), "languages": languages, "init": args.init,
+        "context_language": args.context_language, "no_answer": args.no_answer,
+        "cut_answer_sentence": bool(args.cut_answer_sentence), "freeze_layers": args.freeze_layers,
         "articles": f"0-{args.articles - 1}", "epochs": epochs, "lr": args.lr,
         "batch_size": args.batch_size, "max_length": max_length, "stride": stride,
         "seed": args.seed, "device": device, "epoch_losses": losses,

@@ -8,7 +8,8 @@ import pytest
 
 from qa.errors import QAError
 from qa.train_reader import (DEFAULT_DATA_DIR, QAExample, build_windows, export_layer_files,
-                             load_xquad_examples, main)
+                             load_xquad_examples, main, other_paragraph_negatives,
+                             without_answer_sentence)
 from tests.fakes import TINY_QA_QUESTION, build_tiny_qa_model, tiny_qa_context
 
 needs_xquad = pytest.mark.skipif(not (DEFAULT_DATA_DIR / "xquad.de.json").is_file(),
@@ -94,3 +95,111 @@ def test_smoke_run_writes_a_loadable_model(tmp_path):
         raise AssertionError("the trained model did not load")
 
     assert load_reader(str(out), cache_dir=tmp_path / "cache", fallback=fail).name == str(out)
+
+
+# --- the no-answer stage (SQuAD 2.0-style negatives) ----------------------------------------
+
+PARAGRAPH = ("Die Konferenz begann am Montag in Wien mit zwanzig Delegationen. Den Vorsitz führte "
+             "die Diplomatin Anna Berger aus Graz. Am Dienstag folgten Gespräche über Handel und "
+             "Energie, die bis in den Abend dauerten.")
+
+
+def _example(context=PARAGRAPH, answer="Anna Berger", qid="q1", question="Wer führte den Vorsitz?"):
+    return QAExample(qid, "de", question, context, context.index(answer), answer)
+
+
+def test_without_answer_sentence_drops_only_the_sentence_holding_the_answer():
+    cut = without_answer_sentence(_example())
+    assert cut is not None and not cut.has_answer and cut.answer_start == -1
+    assert "Anna Berger" not in cut.context and "Vorsitz" not in cut.context
+    assert cut.context.startswith("Die Konferenz begann") and cut.context.endswith("Abend dauerten.")
+    assert cut.question == "Wer führte den Vorsitz?" and cut.qid != "q1"
+
+
+def test_without_answer_sentence_refuses_when_the_answer_is_still_there_or_little_is_left():
+    repeated = PARAGRAPH + " Anna Berger dankte allen Teilnehmern."
+    assert without_answer_sentence(_example(repeated)) is None
+    assert without_answer_sentence(_example("Den Vorsitz führte Anna Berger. Kurz.")) is None
+    assert without_answer_sentence(without_answer_sentence(_example())) is None  # already none
+
+
+class _TableEmbedder:
+    """Vectors looked up by the text's first word: similarity is what the test says it is."""
+
+    def __init__(self, table):
+        self.table = table
+
+    def _encode(self, texts):
+        import numpy as np
+
+        return np.array([self.table[t.split()[0]] for t in texts], dtype=np.float32)
+
+    encode_queries = _encode
+
+    def encode_passages(self, texts, *, show_progress=False):
+        return self._encode(texts)
+
+
+def test_other_paragraph_negatives_take_the_most_similar_other_paragraph():
+    near = "Mitte: Die Konferenz in Wien hatte dreissig Delegationen."
+    far = "Zoo: In Basel kam ein Elefant zur Welt."
+    states_it = "Graz: Anna Berger leitete die Konferenz in Wien."
+    examples = [_example(PARAGRAPH, "Anna Berger", "q1", "Wer führte den Vorsitz?"),
+                _example(near, "dreissig", "q2", "Wieviele Delegationen?"),
+                _example(far, "Elefant", "q3", "Welches Tier?")]
+    pool = examples + [_example(states_it, "Graz", "q4", "Woher?")]
+    embedder = _TableEmbedder({"Die": [1, 0, 0], "Mitte:": [0.9, 0.1, 0], "Zoo:": [0, 0, 1],
+                               "Graz:": [0.95, 0, 0.05], "Wer": [1, 0, 0], "Wieviele": [0.9, 0.1, 0],
+                               "Welches": [0, 0, 1], "Woher?": [0.95, 0, 0.05]})
+    negatives = other_paragraph_negatives(pool, embedder, per_question=1)
+    by_question = {n.qid.split("#")[0]: n.context for n in negatives}
+    assert all(not n.has_answer and n.answer_start == -1 for n in negatives)
+    # q1's nearest other paragraph (states_it) names its answer: skipped rather than mislabelled
+    assert "q1" not in by_question
+    assert by_question["q2"] == PARAGRAPH   # the nearest one, never its own paragraph
+    assert by_question["q3"] in (states_it, PARAGRAPH, near) and by_question["q3"] != far
+    two = other_paragraph_negatives(pool, embedder, per_question=2)
+    assert len([n for n in two if n.qid.startswith("q2#")]) == 2
+    assert other_paragraph_negatives(pool, embedder, per_question=0) == []
+
+
+def test_no_answer_examples_point_every_window_at_position_0(tiny_dir):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_dir)
+    rng = random.Random(1)
+    context, start, answer = tiny_qa_context(rng, 40)
+    negative = QAExample("n", "de", TINY_QA_QUESTION, context, -1, "")
+    windows = build_windows([negative], tokenizer, max_length=32, stride=8)
+    assert len(windows) > 1 and all(w["start_positions"] == w["end_positions"] == 0 for w in windows)
+
+
+@needs_xquad
+def test_context_language_pairs_questions_with_german_paragraphs():
+    english = load_xquad_examples(DEFAULT_DATA_DIR, ["en"], articles=2, context_language="de")
+    german = {e.qid: e for e in load_xquad_examples(DEFAULT_DATA_DIR, ["de"], articles=2)}
+    assert english and {e.qid for e in english} == set(german)
+    for example in english:
+        assert example.language == "en" and example.question != german[example.qid].question
+        assert example.context == german[example.qid].context
+        assert example.context[example.answer_start:][:len(example.answer_text)] == example.answer_text
+
+
+def test_bad_stage_options_are_clear_errors(tmp_path, capsys):
+    out = str(tmp_path / "m")
+    assert main(["--smoke", "--out", out, "--freeze-layers", "13"]) == 2
+    assert "--freeze-layers 13" in capsys.readouterr().err
+    assert main(["--smoke", "--out", out, "--init", str(tmp_path / "nowhere")]) == 2
+    assert "not a model folder" in capsys.readouterr().err
+    assert not (tmp_path / "m").exists()
+
+
+@needs_xquad
+def test_no_answer_smoke_run_trains_on_negatives_from_a_trained_reader(tiny_dir, tmp_path):
+    out = tmp_path / "reader-na"
+    assert main(["--smoke", "--init", str(tiny_dir), "--no-answer", "1", "--cut-answer-sentence",
+                 "--languages", "de,en", "--context-language", "de", "--freeze-layers", "1",
+                 "--out", str(out)]) == 0
+    summary = json.loads((out / "training.json").read_text(encoding="utf-8"))
+    assert summary["init"] == str(tiny_dir) and summary["no_answer_examples"] > summary["questions"]
+    assert summary["freeze_layers"] == 1 and summary["context_language"] == "de"
