@@ -127,7 +127,7 @@ def xquad_examples(pipeline, n_questions: int, k: int, seed: int,
     pool = [(j, qa) for j, (a, p, _) in enumerate(paragraphs) for qa in german[a]["paragraphs"][p]["qas"]]
     rows = []
     for j, qa in tqdm(random.Random(seed).sample(pool, min(n_questions, len(pool))),
-                      desc="XQuAD articles 0-39"):
+                      desc=f"XQuAD articles {articles.start}-{articles.stop - 1}"):
         for lang, question in (("de", qa["question"]), ("en", english_questions.get(qa["id"]))):
             if not question:
                 continue
