@@ -47,13 +47,17 @@ def _missing(terms: tuple[str, ...], passage: str) -> tuple[str, ...]:
     return tuple(t for t in terms if t.casefold()[:5] not in text)
 
 
-def answer_unmentioned(question: str, passage: str) -> tuple[float, tuple[str, ...]]:
+def answer_unmentioned(question: str, passage: str, *, english: bool | None = None
+                       ) -> tuple[float, tuple[str, ...]]:
     """(share, terms): the key terms of a German question that the answer's passage does not
     mention, and their share of all its key terms. English questions get (0.0, ()): their names
     are spelt differently in German articles ("Russia" and "Russland", "Sweden" and "Schweden"),
-    so a missing spelling says nothing there."""
+    so a missing spelling says nothing there. ``english``: the caller's language decision, if it
+    has one (else ``detect_language`` decides)."""
+    if english is None:
+        english = detect_language(question) == "en"
     terms = key_terms(question)
-    if not terms or detect_language(question) == "en":
+    if not terms or english:
         return 0.0, ()
     missing = _missing(terms, passage)
     return len(missing) / len(terms), missing
@@ -127,9 +131,10 @@ class AbstentionPolicy:
         similarity = None
         if self.needs_sentence_similarity and embedder is not None:
             similarity = sentence_similarity(embedder, question, top.sentence)
-        share, unmentioned = answer_unmentioned(question, top.hit.chunk.text)
+        english = detect_language(question) == "en"
+        share, unmentioned = answer_unmentioned(question, top.hit.chunk.text, english=english)
         confidence = self.confidence(hits, evidence, sentence_similarity=similarity,
-                                     english=detect_language(question) == "en", unmentioned=share)
+                                     english=english, unmentioned=share)
         return confidence, unmentioned
 
     def logit(self, *, margin: float, retrieval: float, sentence: float = 0.0, english: bool = False,

@@ -167,6 +167,9 @@ def test_unmentioned_terms_tolerate_inflection_and_compounds():
     assert answer_unmentioned("Was fordert China von der Nato?", passage) == (0.5, ("China",))
     # English names are spelt differently in German articles: not counted for English questions
     assert answer_unmentioned("What does Russia demand from China?", passage) == (0.0, ())
+    # the caller's language decision wins over detection, both ways
+    assert answer_unmentioned("Was fordert China von der Nato?", passage, english=True) == (0.0, ())
+    assert answer_unmentioned("What does Russia demand from China?", passage, english=False)[1] == ("Russia", "China")
 
 
 def test_unmentioned_names_lower_confidence_and_explain_the_abstention():
