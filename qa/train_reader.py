@@ -12,7 +12,8 @@ also gets windows whose answer is missing (the most e5-similar other paragraph o
 articles, and with ``--cut-answer-sentence`` its own paragraph without the sentence holding the
 answer), labelled with position 0 so the [CLS] logit learns "not here". Articles 30-39 stay out
 of it so that abstention can be calibrated on them (benchmarks/calibrate_abstention.py
---xquad-articles 30-39). Measured in docs/BENCHMARKS.md (section "Abstention"); not shipped.
+--xquad-articles 30-39). Measured in docs/BENCHMARKS.md (section "No-answer fine-tuning
+(experiment, not shipped)"); the built-in reader does not include it.
 
 Writes a transformers model folder (loadable with ``qa ask --reader <out>`` or
 ``load_reader(out)``) and, in ``<out>/layers/``, the float16 layer files in the shipped format.
@@ -25,6 +26,7 @@ import json
 import logging
 import math
 import random
+import re
 import shutil
 import sys
 import tempfile
@@ -185,13 +187,15 @@ def initial_model_and_tokenizer(init: str | None, seed: int):
         from qa.settings import Settings
 
         return load_builtin_model(cache_dir=Settings.from_env().cache_dir)
-    folder = Path(init)
-    if not (folder / "config.json").is_file():
-        raise QAError(f"--init {init}: not a model folder (no config.json); give 'builtin' or a "
-                      "folder written by this script")
-    from transformers import AutoModelForQuestionAnswering, AutoTokenizer
+    from qa.reader import _load_transformers_model
 
-    return AutoModelForQuestionAnswering.from_pretrained(folder), AutoTokenizer.from_pretrained(folder)
+    try:
+        model, tokenizer = _load_transformers_model(init)
+    except Exception as error:  # missing folder, not a QA model, offline hub name
+        reason = (str(error).splitlines() or [type(error).__name__])[0][:200]
+        raise QAError(f"--init {init}: not a model folder or loadable QA model ({reason}); give "
+                      "'builtin' or a folder written by this script") from None
+    return model.eval(), tokenizer
 
 
 def base_model_and_tokenizer(seed: int):
@@ -320,8 +324,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-steps", type=int, default=None, help="stop after N optimiser steps")
     parser.add_argument("--device", default="auto", help="auto (cuda when available), cpu, cuda")
     parser.add_argument("--init", default=None, metavar="builtin|FOLDER",
-                        help="start from a trained reader (the built-in e5-small-qa-de or a model "
-                             "folder) instead of multilingual-e5-small with a fresh span head")
+                        help="start from a trained reader (the built-in e5-small-qa-de, a model "
+                             "folder or a cached hub name) instead of multilingual-e5-small with a "
+                             "fresh span head")
     parser.add_argument("--context-language", default=None, choices=LANGUAGES,
                         help="read every question against this language's paragraphs (de: English "
                              "questions over German text, as the product does); default: its own")
@@ -369,8 +374,8 @@ def run(args: argparse.Namespace) -> dict:
         device = "cuda" if torch.cuda.is_available() else "cpu"
     stride = min(args.stride, max_length // 2)
 
-    if not 0 <= args.freeze_layers <= 12:
-        raise QAError(f"--freeze-layers {args.freeze_layers}: choose 0-12")
+    if args.freeze_layers < 0:
+        raise QAError(f"--freeze-layers {args.freeze_layers}: give a number of layers, 0 or more")
     if args.no_answer < 0:
         raise QAError(f"--no-answer {args.no_answer}: give a number of paragraphs, 0 or more")
 
@@ -379,6 +384,13 @@ def run(args: argparse.Namespace) -> dict:
                                    context_language=args.context_language)
     if limit is not None:
         examples = examples[:limit]
+    # the model before the no-answer examples: a bad --init or --freeze-layers fails before
+    # minutes of embedding
+    model, tokenizer = initial_model_and_tokenizer(args.init, args.seed)
+    layers = model.config.num_hidden_layers
+    if args.freeze_layers > layers:
+        raise QAError(f"--freeze-layers {args.freeze_layers}: the model has {layers} layers; "
+                      f"choose 0-{layers}")
     answerable = len(examples)
     if args.cut_answer_sentence:
         examples += [cut for e in examples[:answerable] if (cut := without_answer_sentence(e))]
@@ -389,7 +401,6 @@ def run(args: argparse.Namespace) -> dict:
         settings = Settings.from_env()
         embedder = load_embedder(settings.embedding_model, cache_dir=settings.cache_dir)
         examples += other_paragraph_negatives(examples[:answerable], embedder, per_question=args.no_answer)
-    model, tokenizer = initial_model_and_tokenizer(args.init, args.seed)
     windows = build_windows(examples, tokenizer, max_length=max_length, stride=stride)
     if args.smoke:  # one window per example keeps a CPU run to seconds; no-answer ones too
         seen, kept, spare = set(), [], []
@@ -402,7 +413,8 @@ def run(args: argparse.Namespace) -> dict:
         windows = (kept[:SMOKE_WINDOWS - min(len(spare), SMOKE_WINDOWS // 3)]
                    + spare[:SMOKE_WINDOWS // 3])
     for name, parameter in model.named_parameters():
-        if name.startswith("bert.encoder.layer.") and int(name.split(".")[3]) < args.freeze_layers:
+        layer = re.search(r"(?:^|\.)encoder\.layer\.(\d+)\.", name)  # bert., roberta., electra.
+        if layer and int(layer.group(1)) < args.freeze_layers:
             parameter.requires_grad_(False)
     log.info("%d questions in %s (+%d no-answer examples) -> %d windows; training on %s",
              answerable, ",".join(languages), len(examples) - answerable, len(windows), device)

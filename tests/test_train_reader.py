@@ -195,8 +195,10 @@ def test_bad_stage_options_are_clear_errors(tmp_path, capsys):
 
 
 @needs_xquad
-def test_no_answer_smoke_run_trains_on_negatives_from_a_trained_reader(tiny_dir, tmp_path):
+def test_no_answer_smoke_run_trains_on_negatives_from_a_trained_reader(tiny_dir, tmp_path, capsys):
     out = tmp_path / "reader-na"
+    assert main(["--smoke", "--init", str(tiny_dir), "--freeze-layers", "99", "--out", str(out)]) == 2
+    assert "the model has" in capsys.readouterr().err and not out.exists()
     assert main(["--smoke", "--init", str(tiny_dir), "--no-answer", "1", "--cut-answer-sentence",
                  "--languages", "de,en", "--context-language", "de", "--freeze-layers", "1",
                  "--out", str(out)]) == 0
