@@ -37,6 +37,7 @@ import json
 import logging
 import platform
 import random
+import re
 import sys
 import time
 from pathlib import Path
@@ -100,15 +101,15 @@ def seeds_examples(pipeline, k: int) -> list[dict]:
 
 
 def article_range(spec: str) -> range:
-    """ "A-B" (inclusive) within the tuning articles 0-39."""
-    try:
-        first, _, last = spec.partition("-")
-        chosen = range(int(first), int(last or first) + 1)
-    except ValueError:
-        raise SystemExit(f"--xquad-articles {spec!r}: give a range like 30-39") from None
+    """ "A-B" (inclusive) or "A" within the tuning articles 0-39; an argparse type, so a bad
+    value stops the script before any model work."""
+    match = re.fullmatch(r"(\d{1,3})(?:-(\d{1,3}))?", spec.strip())
+    if match is None:
+        raise argparse.ArgumentTypeError(f"{spec[:40]!r}: give a range like 30-39")
+    chosen = range(int(match[1]), int(match[2] or match[1]) + 1)
     if not chosen or chosen.start < TUNING_ARTICLES.start or chosen.stop > TUNING_ARTICLES.stop:
-        raise SystemExit(f"--xquad-articles {spec!r}: only articles 0-39 may be used for calibration "
-                         "(40-47 are held out)")
+        raise argparse.ArgumentTypeError(f"{spec!r}: only articles 0-39 may be used for "
+                                         "calibration (40-47 are held out)")
     return chosen
 
 
@@ -282,7 +283,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--xquad-questions", type=int, default=200,
                         help="XQuAD 0-39 questions sampled (each asked in German and English)")
-    parser.add_argument("--xquad-articles", default="0-39", metavar="A-B",
+    parser.add_argument("--xquad-articles", type=article_range, default="0-39", metavar="A-B",
                         help="XQuAD articles the calibration questions come from (default 0-39; "
                              "30-39 for a reader whose no-answer stage saw 0-29, see qa.train_reader)")
     parser.add_argument("--k", type=int, default=None, help="passages read (default: Settings.k)")
@@ -309,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         pipeline = build_pipeline(settings, show_progress=False)
         rows = seeds_examples(pipeline, k) + xquad_examples(pipeline, args.xquad_questions, k, args.seed,
-                                                            article_range(args.xquad_articles))
+                                                            args.xquad_articles)
         if args.dump is not None:
             args.dump.parent.mkdir(parents=True, exist_ok=True)
             args.dump.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows),
