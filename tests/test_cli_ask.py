@@ -71,6 +71,27 @@ def test_human_output_cites_the_sentence_or_says_what_is_missing(built, capsys):
     assert "(no answer)" in out and "do not mention: Frankreich." in out
 
 
+def test_human_output_shows_the_alternatives_the_chat_shows_and_json_keeps_all(monkeypatch, capsys):
+    docs = DOCS + [Document(doc_id="oslo.txt", title="Oslo", text="Die Delegationen reisten nach Oslo weiter.")]
+
+    def build(settings, *, show_progress=True):
+        emb = FakeEmbedder()
+        retriever = Retriever(build_index(docs, emb, max_tokens=50, overlap=0, show_progress=False), emb)
+        return QAPipeline(retriever, FakeReader(answer_for=lambda q: "Genf"), abstention=POLICY)
+
+    monkeypatch.setattr(ask_command, "build_pipeline", build)
+    question = ["ask", "Wo sprechen die USA mit Russland?", "--k", "3", "--top-n", "3"]
+    assert main(question + ["--json"]) == 0
+    answers = json.loads(capsys.readouterr().out)["answers"]
+    assert len(answers) == 3 and answers[2]["score"] < answers[0]["score"] / 2
+    assert main(question) == 0
+    out = capsys.readouterr().out
+    # the third answer scores under half the best: the chat hides it, and so does qa ask
+    assert f"A: {answers[0]['text']}" in out and f"alternative: {answers[1]['text']}" in out
+    assert answers[2]["text"] not in out.split("reader:")[0].replace(answers[0]["text"], "")
+    assert out.count("\n[") == 2 and "[1] " in out and "[2] " in out and "[3]" not in out
+
+
 @pytest.mark.parametrize("argv, message", [
     (["ask", "Wo?", "--threshold", "2"], "--threshold must be between 0 and 1"),
     (["ask", "   "], "empty"),

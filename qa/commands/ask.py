@@ -6,6 +6,7 @@ import json
 import sys
 
 from qa.build import build_pipeline
+from qa.chat import present
 from qa.commands.index import add_index_options, settings_from_args
 from qa.errors import QAError
 from qa.retriever import check_question
@@ -50,8 +51,12 @@ def response_to_json(response: Response) -> dict:
 
 
 def format_response(response: Response) -> str:
+    """The human output: the answer and the close alternatives the chat shows too
+    (``qa.chat.present``: runners-up with at least half the best score), then numbered
+    citations with each answer's document offsets and sentence. ``--json`` keeps every answer."""
+    view = present(response)
     lines = [f"Q: {response.question}"]
-    if response.abstained:
+    if view.answer is None:
         lines.append("A: (no answer) The articles do not seem to answer this question.")
         if response.unmentioned:
             lines.append(f"   The passages found do not mention: {', '.join(response.unmentioned)}.")
@@ -60,16 +65,19 @@ def format_response(response: Response) -> str:
             lines.append(f"  [{hit.rank}] {hit.title} ({hit.doc_id}, chars {hit.chunk.start}-{hit.chunk.end}, "
                          f"score {hit.score:.3f})")
         return "\n".join(lines)
-    best = response.answers[0]
-    lines.append(f"A: {best.text}   (score {best.score:.2f}) [1]")
-    for number, answer in enumerate(response.answers[1:], start=2):
-        lines.append(f"   alternative: {answer.text}   (score {answer.score:.2f}) [{number}]")
+    shown = (view.answer, *view.alternatives)
+    for answer in shown:
+        label = "A:" if answer is view.answer else "   alternative:"
+        lines.append(f"{label} {answer.text}   (score {answer.score:.2f}) [{view.citation_for(answer).number}]")
     lines.append("")
-    for number, answer in enumerate(response.answers, start=1):
-        meta = ", ".join(v for k, v in answer.hit.metadata.items() if k in ("outlet", "date", "place"))
-        lines.append(f"[{number}] {answer.title}{' (' + meta + ')' if meta else ''}")
-        lines.append(f"    {answer.doc_id}, chars {answer.start}-{answer.end}")
-        lines.append(f"    \"{answer.sentence.strip()}\"")
+    for citation in view.citations:
+        hit = citation.hit
+        meta = ", ".join(v for k, v in hit.metadata.items() if k in ("outlet", "date", "place"))
+        lines.append(f"[{citation.number}] {hit.title}{' (' + meta + ')' if meta else ''}")
+        for answer in shown:
+            if view.citation_for(answer) is citation:
+                lines.append(f"    {answer.doc_id}, chars {answer.start}-{answer.end}")
+                lines.append(f"    \"{answer.sentence.strip()}\"")
     lines.append(f"\nreader: {response.reader}")
     return "\n".join(lines)
 
