@@ -10,8 +10,9 @@ extraction on XQuAD articles 0-39 (12 languages), with the recipe of its MODEL_C
 The second form is a SQuAD 2.0-style "no answer" stage on top of a trained reader: each question
 also gets windows whose answer is missing (the most e5-similar other paragraph of the training
 articles, and with ``--cut-answer-sentence`` its own paragraph without the sentence holding the
-answer), labelled with position 0 so the [CLS] logit learns "not here". Articles 30-39 stay out
-of it so that abstention can be calibrated on them (benchmarks/calibrate_abstention.py
+answer; with ``--swap-terms`` the question itself with one name or number swapped for one
+the paragraph does not mention), labelled with position 0 so the [CLS] logit learns "not
+here". Articles 30-39 stay out of it so that abstention can be calibrated on them (benchmarks/calibrate_abstention.py
 --xquad-articles 30-39). Measured in docs/BENCHMARKS.md (section "No-answer fine-tuning
 (experiment, not shipped)"); the built-in reader does not include it.
 
@@ -177,6 +178,76 @@ def other_paragraph_negatives(examples: Sequence[QAExample], embedder, *, per_qu
     return negatives
 
 
+def swapped_term_negatives(examples: Sequence[QAExample], embedder, *, per_question: int,
+                           seed: int = 0, nearest: int = 5) -> list[QAExample]:
+    """For each answerable question, up to ``per_question`` copies with one of its names or
+    numbers (``qa.pipeline.key_terms``) swapped for another that its paragraph does not mention,
+    as no-answer examples: "Wann starb Tesla?" asked of the paragraph about Tesla becomes "Wann
+    starb Newton?". These are the negatives users ask: on topic, with a tempting answer of the
+    right type in the passage. A name is swapped for one of the ``nearest`` names (by
+    ``embedder``'s cosine of the bare words) that other questions of the same language use, so
+    a city stays a city; a number for a nearby number (a year for another year). A term that is
+    part of the answer is never swapped out, and a term the paragraph mentions is preferred
+    (English questions over German paragraphs may name it differently)."""
+    import numpy as np
+
+    from qa.pipeline import key_terms
+
+    if per_question <= 0:
+        return []
+    rng = random.Random(seed)
+
+    def mentioned(term: str, text: str) -> bool:
+        return term.casefold()[:5] in text.casefold()
+
+    def is_number(term: str) -> bool:
+        return re.fullmatch(r"\d+", term) is not None
+
+    def other_number(term: str, context: str) -> str | None:
+        value = int(term)
+        for _ in range(20):
+            shift = rng.randint(2, 30) if 1000 <= value <= 2100 else rng.randint(1, max(2, value))
+            candidate = str(max(value + rng.choice((-1, 1)) * shift, 0))
+            if candidate != term and candidate not in context:
+                return candidate
+        return None
+
+    names = {(e.language, t) for e in examples for t in key_terms(e.question) if not is_number(t)}
+    names = sorted(names)
+    vectors = embedder.encode_queries([t for _, t in names]) if names else np.zeros((0, 1))
+    row = {name: i for i, name in enumerate(names)}
+    negatives = []
+    for example in examples:
+        if not example.has_answer:
+            continue
+        terms = [t for t in dict.fromkeys(key_terms(example.question))
+                 if t.casefold() not in example.answer_text.casefold()]
+        terms = [t for t in terms if mentioned(t, example.context)] or terms
+        made = 0
+        for term in rng.sample(terms, len(terms)):
+            if is_number(term):
+                replacement = other_number(term, example.context)
+            else:
+                i = row[(example.language, term)]
+                order = np.argsort(-(vectors @ vectors[i]))
+                choices = [names[int(j)][1] for j in order
+                           if names[int(j)][0] == example.language
+                           and names[int(j)][1].casefold()[:5] != term.casefold()[:5]
+                           and not mentioned(names[int(j)][1], example.context)][:nearest]
+                replacement = rng.choice(choices) if choices else None
+            if replacement is None:
+                continue
+            question, count = re.subn(rf"(?<!\w){re.escape(term)}(?!\w)", lambda _: replacement,
+                                      example.question, count=1)
+            if count:
+                negatives.append(QAExample(f"{example.qid}#swap{made}", example.language, question,
+                                           example.context, -1, ""))
+                made += 1
+            if made >= per_question:
+                break
+    return negatives
+
+
 def initial_model_and_tokenizer(init: str | None, seed: int):
     """The model training starts from: a fresh span head on multilingual-e5-small (None), the
     built-in reader ("builtin") or a transformers QA model folder."""
@@ -221,10 +292,11 @@ def train(model, windows, *, epochs: int, lr: float, weight_decay: float, warmup
     """AdamW + linear warm-up/decay, embeddings frozen, grad clipping 1.0, bf16 on GPU.
     Returns the mean loss of each epoch."""
     import torch
+    from tqdm import tqdm
     from transformers import get_linear_schedule_with_warmup
 
     model.to(device).train()
-    model.bert.embeddings.requires_grad_(False)
+    model.base_model.embeddings.requires_grad_(False)  # bert., roberta., electra. alike
     decay = [p for n, p in model.named_parameters() if p.requires_grad and not _no_decay(n)]
     no_decay = [p for n, p in model.named_parameters() if p.requires_grad and _no_decay(n)]
     optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": weight_decay},
@@ -237,6 +309,7 @@ def train(model, windows, *, epochs: int, lr: float, weight_decay: float, warmup
     use_bf16 = device.startswith("cuda")
     epoch_losses: list[float] = []
     step = 0
+    progress = tqdm(total=total, desc="training steps", unit="step")
     for epoch in range(epochs):
         order = list(range(len(windows)))
         generator.shuffle(order)
@@ -256,9 +329,12 @@ def train(model, windows, *, epochs: int, lr: float, weight_decay: float, warmup
             optimizer.zero_grad(set_to_none=True)
             losses.append(float(loss.detach()))
             step += 1
+            progress.update(1)
+            progress.set_postfix(epoch=epoch + 1, loss=f"{losses[-1]:.3f}", refresh=False)
         epoch_losses.append(sum(losses) / max(1, len(losses)))
         log.info("epoch %d/%d: mean loss %.4f, %d steps, %.1f s", epoch + 1, epochs,
                  epoch_losses[-1], len(losses), time.perf_counter() - started)
+    progress.close()
     model.eval()
     return epoch_losses
 
@@ -336,6 +412,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--cut-answer-sentence", action="store_true",
                         help="also add each question's own paragraph without its answer sentence "
                              "as a no-answer example")
+    parser.add_argument("--swap-terms", type=int, default=0, metavar="N",
+                        help="also add up to N copies of each question with one name or number "
+                             "swapped for another question's, one its paragraph does not mention, "
+                             "as no-answer examples (default 0: off)")
     parser.add_argument("--freeze-layers", type=int, default=0, metavar="N",
                         help="keep encoder layers 0..N-1 fixed (besides the embeddings)")
     parser.add_argument("--smoke", action="store_true",
@@ -378,6 +458,8 @@ def run(args: argparse.Namespace) -> dict:
         raise QAError(f"--freeze-layers {args.freeze_layers}: give a number of layers, 0 or more")
     if args.no_answer < 0:
         raise QAError(f"--no-answer {args.no_answer}: give a number of paragraphs, 0 or more")
+    if args.swap_terms < 0:
+        raise QAError(f"--swap-terms {args.swap_terms}: give a number of copies, 0 or more")
 
     started = time.perf_counter()
     examples = load_xquad_examples(args.data_dir, languages, articles=args.articles,
@@ -394,13 +476,17 @@ def run(args: argparse.Namespace) -> dict:
     answerable = len(examples)
     if args.cut_answer_sentence:
         examples += [cut for e in examples[:answerable] if (cut := without_answer_sentence(e))]
-    if args.no_answer:
+    if args.no_answer or args.swap_terms:
         from embeddings.encoder import load_embedder
         from qa.settings import Settings
 
         settings = Settings.from_env()
         embedder = load_embedder(settings.embedding_model, cache_dir=settings.cache_dir)
+    if args.no_answer:
         examples += other_paragraph_negatives(examples[:answerable], embedder, per_question=args.no_answer)
+    if args.swap_terms:
+        examples += swapped_term_negatives(examples[:answerable], embedder, per_question=args.swap_terms,
+                                           seed=args.seed)
     windows = build_windows(examples, tokenizer, max_length=max_length, stride=stride)
     if args.smoke:  # one window per example keeps a CPU run to seconds; no-answer ones too
         seen, kept, spare = set(), [], []
@@ -426,7 +512,8 @@ def run(args: argparse.Namespace) -> dict:
         "questions": answerable, "no_answer_examples": len(examples) - answerable,
         "windows": len(windows), "languages": languages, "init": args.init,
         "context_language": args.context_language, "no_answer": args.no_answer,
-        "cut_answer_sentence": bool(args.cut_answer_sentence), "freeze_layers": args.freeze_layers,
+        "cut_answer_sentence": bool(args.cut_answer_sentence),
+        "swap_terms": args.swap_terms, "freeze_layers": args.freeze_layers,
         "articles": f"0-{args.articles - 1}", "epochs": epochs, "lr": args.lr,
         "batch_size": args.batch_size, "max_length": max_length, "stride": stride,
         "seed": args.seed, "device": device, "epoch_losses": losses,

@@ -9,7 +9,7 @@ import pytest
 from qa.errors import QAError
 from qa.train_reader import (DEFAULT_DATA_DIR, QAExample, build_windows, export_layer_files,
                              load_xquad_examples, main, other_paragraph_negatives,
-                             without_answer_sentence)
+                             swapped_term_negatives, without_answer_sentence)
 from tests.fakes import TINY_QA_QUESTION, build_tiny_qa_model, tiny_qa_context
 
 needs_xquad = pytest.mark.skipif(not (DEFAULT_DATA_DIR / "xquad.de.json").is_file(),
@@ -163,6 +163,47 @@ def test_other_paragraph_negatives_take_the_most_similar_other_paragraph():
     assert other_paragraph_negatives(pool, embedder, per_question=0) == []
 
 
+def test_swapped_term_negatives_swap_a_mentioned_name_for_a_near_unmentioned_one():
+    other = "In Basel kam im Jahr 1999 ein Elefant im Zoo Basel zur Welt."
+    examples = [_example(PARAGRAPH, "Anna Berger", "q1", "Wer leitete die Konferenz in Wien?"),
+                _example(other, "Elefant", "q2", "Welches Tier kam 1999 in Basel zur Welt?"),
+                QAExample("q3", "de", "Wer eröffnete die Messe in Zürich?", other, -1, "")]
+    # near by the embedder: the cities; Konferenz and Tier are far from every other name
+    embedder = _TableEmbedder({"Wien": [1, 0, 0], "Basel": [0.9, 0.1, 0], "Zürich": [0.95, 0, 0.05],
+                               "Konferenz": [0, 1, 0], "Tier": [0, 0, 1], "Welt": [0, 0.2, 0.98],
+                               "Messe": [0, 0.7, 0.7]})
+    negatives = swapped_term_negatives(examples, embedder, per_question=2, seed=3, nearest=1)
+    by_question = {}
+    for n in negatives:
+        by_question.setdefault(n.qid.split("#")[0], []).append(n)
+    assert all(not n.has_answer and n.answer_text == "" for n in negatives)
+    assert "q3" not in by_question                     # a no-answer question is not a source
+    q1 = {n.question for n in by_question["q1"]}
+    # Wien (mentioned) -> its nearest name not in the paragraph; Konferenz -> the nearest left
+    assert "Wer leitete die Konferenz in Zürich?" in q1
+    assert all(n.context == PARAGRAPH for n in by_question["q1"])
+    q2 = [n.question for n in by_question["q2"]]
+    assert len(q2) == 2 and all(q.startswith("Welches Tier kam ") for q in q2)
+    swapped_year = [q for q in q2 if "1999" not in q]
+    assert swapped_year
+    for question in swapped_year:                      # a year becomes another year, not in the text
+        year = question.split()[3]
+        assert year.isdigit() and year != "1999" and year not in other and 1969 <= int(year) <= 2029
+    # one mentioned term swapped per copy; "Tier" (not in the paragraph) is kept
+    assert all(sum(t not in q for t in ("1999", "Basel", "Welt")) == 1 and "Tier" in q for q in q2)
+    assert swapped_term_negatives(examples, embedder, per_question=0) == []
+
+
+def test_swapped_term_negatives_never_swap_out_a_term_of_the_answer():
+    context = "Den Vorsitz führte Anna Berger aus Graz, nicht Bern."
+    example = _example(context, "Anna Berger aus Graz", "q1", "Wer aus Graz führte den Vorsitz?")
+    embedder = _TableEmbedder({"Graz": [1, 0], "Linz": [0.9, 0.1], "Vorsitz": [0, 1]})
+    donor = QAExample("q2", "de", "Wo liegt Linz?", "Linz liegt an der Donau.", 0, "Linz")
+    negatives = [n.question for n in swapped_term_negatives([example, donor], embedder, per_question=2)
+                 if n.qid.startswith("q1#")]
+    assert negatives == ["Wer aus Graz führte den Linz?"]   # Vorsitz swapped; Graz is the answer's
+
+
 def test_no_answer_examples_point_every_window_at_position_0(tiny_dir):
     from transformers import AutoTokenizer
 
@@ -189,6 +230,8 @@ def test_bad_stage_options_are_clear_errors(tmp_path, capsys):
     out = str(tmp_path / "m")
     assert main(["--smoke", "--out", out, "--freeze-layers", "13"]) == 2
     assert "--freeze-layers 13" in capsys.readouterr().err
+    assert main(["--smoke", "--out", out, "--swap-terms", "-1"]) == 2
+    assert "--swap-terms -1" in capsys.readouterr().err
     assert main(["--smoke", "--out", out, "--init", str(tmp_path / "nowhere")]) == 2
     assert "not a model folder" in capsys.readouterr().err
     assert not (tmp_path / "m").exists()
