@@ -13,8 +13,9 @@ articles, and with ``--cut-answer-sentence`` its own paragraph without the sente
 answer; with ``--swap-terms`` the question itself with one name or number swapped for one
 the paragraph does not mention), labelled with position 0 so the [CLS] logit learns "not
 here". Articles 30-39 stay out of it so that abstention can be calibrated on them
-(benchmarks/calibrate_abstention.py --xquad-articles 30-39). Measured in docs/BENCHMARKS.md (section "No-answer fine-tuning
-(experiment, not shipped)"); the built-in reader does not include it.
+(benchmarks/calibrate_abstention.py --xquad-articles 30-39). Measured in docs/BENCHMARKS.md
+(section "No-answer fine-tuning (experiment, not shipped)"); the built-in reader does not
+include it.
 
 Writes a transformers model folder (loadable with ``qa ask --reader <out>`` or
 ``load_reader(out)``) and, in ``<out>/layers/``, the float16 layer files in the shipped format.
