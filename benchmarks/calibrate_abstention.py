@@ -53,7 +53,7 @@ from embeddings.chunking import Chunk  # noqa: E402
 from embeddings.sentences import split_sentences  # noqa: E402
 from qa.build import build_pipeline  # noqa: E402
 from qa.chat import detect_language  # noqa: E402
-from qa.pipeline import AbstentionPolicy, dense_similarity, sentence_similarity, answer_unmentioned  # noqa: E402
+from qa.pipeline import AbstentionPolicy  # noqa: E402
 from qa.settings import Settings  # noqa: E402
 from qa.types import Hit  # noqa: E402
 
@@ -78,15 +78,16 @@ def read_jsonl(path: Path) -> list[dict]:
 
 
 def example(pipeline, source: str, label: int, question: str, lang: str | None, hits, evidence) -> dict:
-    """One calibration example: its label and raw features (None when no span was found)."""
+    """One calibration example: its label and raw features, as the pipeline computes them
+    (AbstentionPolicy.features; None when no span was found)."""
     row = {"source": source, "label": label, "lang": lang, "question": question,
            "answer": None, "margin": None, "retrieval": None, "sentence": None, "unmentioned": None}
-    if evidence.answers and evidence.no_answer_margin is not None and hits:
-        answer = evidence.answers[0]
-        row.update(answer=answer.text, margin=evidence.no_answer_margin,
-                   retrieval=max(dense_similarity(h) for h in hits),
-                   sentence=sentence_similarity(pipeline.embedder, question, answer.sentence),
-                   unmentioned=answer_unmentioned(question, answer.hit.chunk.text)[0])
+    features = pipeline.abstention.features(question, hits, evidence, embedder=pipeline.embedder,
+                                            sentence=True)
+    if features is not None:
+        row.update(answer=evidence.answers[0].text, margin=features.margin,
+                   retrieval=features.retrieval, sentence=features.sentence,
+                   unmentioned=features.unmentioned)
     return row
 
 

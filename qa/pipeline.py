@@ -64,6 +64,18 @@ def answer_unmentioned(question: str, passage: str, *, english: bool | None = No
 
 
 @dataclass(frozen=True, slots=True)
+class AbstentionFeatures:
+    """What the abstention decision sees of one question's top answer (see AbstentionPolicy)."""
+
+    margin: float                       # best span logit over the no-answer logit
+    retrieval: float                    # the best passage's question cosine
+    english: bool                       # the question is English
+    unmentioned: float                  # share of key terms the answer's passage does not mention
+    unmentioned_terms: tuple[str, ...]
+    sentence: float | None = None       # question-answer sentence cosine, when computed
+
+
+@dataclass(frozen=True, slots=True)
 class AbstentionPolicy:
     """Decides "not in the corpus" from retrieval and reader evidence.
 
@@ -120,22 +132,36 @@ class AbstentionPolicy:
                        sentence=sentence_similarity or 0.0, english=english, unmentioned=unmentioned)
         return 1.0 / (1.0 + math.exp(-max(min(z, 60.0), -60.0)))
 
+    def features(self, question: str, hits: Sequence[Hit], evidence: ReaderEvidence, *,
+                 embedder=None, sentence: bool | None = None) -> "AbstentionFeatures | None":
+        """The raw inputs of ``confidence`` for ``question``'s top answer, computed as the
+        pipeline computes them (None when the reader found no span). The answer sentence's
+        cosine needs ``embedder`` and is computed when ``sentence`` is True, or by default when
+        this policy weighs it; benchmarks/calibrate_abstention.py records these features."""
+        margin = evidence.no_answer_margin
+        if not evidence.answers or margin is None or not hits:
+            return None
+        top = evidence.answers[0]
+        wanted = self.needs_sentence_similarity if sentence is None else sentence
+        similarity = (sentence_similarity(embedder, question, top.sentence)
+                      if wanted and embedder is not None else None)
+        english = detect_language(question) == "en"
+        share, terms = answer_unmentioned(question, top.hit.chunk.text, english=english)
+        return AbstentionFeatures(margin=margin, retrieval=max(dense_similarity(h) for h in hits),
+                                  english=english, unmentioned=share, unmentioned_terms=terms,
+                                  sentence=similarity)
+
     def assess(self, question: str, hits: Sequence[Hit], evidence: ReaderEvidence, *,
                embedder=None) -> tuple[float, tuple[str, ...]]:
         """(confidence, unmentioned terms) for ``question`` read from ``hits``: the features of
         the top answer computed as the pipeline does. ``embedder`` is needed only when
         ``sentence_weight`` is not 0."""
-        if not evidence.answers:
+        features = self.features(question, hits, evidence, embedder=embedder)
+        if features is None:
             return 0.0, ()
-        top = evidence.answers[0]
-        similarity = None
-        if self.needs_sentence_similarity and embedder is not None:
-            similarity = sentence_similarity(embedder, question, top.sentence)
-        english = detect_language(question) == "en"
-        share, unmentioned = answer_unmentioned(question, top.hit.chunk.text, english=english)
-        confidence = self.confidence(hits, evidence, sentence_similarity=similarity,
-                                     english=english, unmentioned=share)
-        return confidence, unmentioned
+        confidence = self.confidence(hits, evidence, sentence_similarity=features.sentence,
+                                     english=features.english, unmentioned=features.unmentioned)
+        return confidence, features.unmentioned_terms
 
     def logit(self, *, margin: float, retrieval: float, sentence: float = 0.0, english: bool = False,
               unmentioned: float = 0.0) -> float:
