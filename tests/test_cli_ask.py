@@ -90,6 +90,7 @@ def test_human_output_shows_the_alternatives_the_chat_shows_and_json_keeps_all(m
     assert f"A: {answers[0]['text']}" in out and f"alternative: {answers[1]['text']}" in out
     assert answers[2]["text"] not in out.split("reader:")[0].replace(answers[0]["text"], "")
     assert out.count("\n[") == 2 and "[1] " in out and "[2] " in out and "[3]" not in out
+    assert "(1 weaker candidate not shown; --json lists every answer)" in out
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -21,7 +21,9 @@ def register(subparsers) -> None:
                     "answer when the evidence is weak.")
     ask.add_argument("question", help="the question, German or English")
     ask.add_argument("--k", type=int, default=None, help="passages to read (default 3)")
-    ask.add_argument("--top-n", type=int, default=None, help="answers to show (default 3)")
+    ask.add_argument("--top-n", type=int, default=None,
+                     help="answers to extract (default 3); the text shows those scoring at least "
+                          "half the best, as the chat does, and --json all of them")
     ask.add_argument("--reader", dest="reader_model", default=None,
                      help="transformers QA model name or folder (default: builtin e5-small-qa-de)")
     ask.add_argument("--threshold", type=float, default=None,
@@ -69,6 +71,10 @@ def format_response(response: Response) -> str:
     for answer in shown:
         label = "A:" if answer is view.answer else "   alternative:"
         lines.append(f"{label} {answer.text}   (score {answer.score:.2f}) [{view.citation_for(answer).number}]")
+    hidden = len(response.answers) - len(shown)
+    if hidden > 0:
+        lines.append(f"   ({hidden} weaker candidate{'s' if hidden > 1 else ''} not shown; "
+                     "--json lists every answer)")
     lines.append("")
     for citation in view.citations:
         hit = citation.hit
