@@ -42,9 +42,14 @@ def unmentioned_terms(question: str, passage: str) -> tuple[str, ...]:
     return _missing(key_terms(question), passage)
 
 
+def mentions(passage: str, term: str) -> bool:
+    """Whether ``passage`` mentions ``term``: its first five characters occur in it, case-folded."""
+    return term.casefold()[:5] in passage.casefold()
+
+
 def _missing(terms: tuple[str, ...], passage: str) -> tuple[str, ...]:
     text = passage.casefold()
-    return tuple(t for t in terms if t.casefold()[:5] not in text)
+    return tuple(t for t in terms if not mentions(text, t))
 
 
 def answer_unmentioned(question: str, passage: str, *, english: bool | None = None

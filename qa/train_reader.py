@@ -192,14 +192,11 @@ def swapped_term_negatives(examples: Sequence[QAExample], embedder, *, per_quest
     (English questions over German paragraphs may name it differently)."""
     import numpy as np
 
-    from qa.pipeline import key_terms
+    from qa.pipeline import key_terms, mentions
 
     if per_question <= 0:
         return []
     rng = random.Random(seed)
-
-    def mentioned(term: str, text: str) -> bool:
-        return term.casefold()[:5] in text.casefold()
 
     def is_number(term: str) -> bool:
         return re.fullmatch(r"\d+", term) is not None
@@ -223,7 +220,7 @@ def swapped_term_negatives(examples: Sequence[QAExample], embedder, *, per_quest
             continue
         terms = [t for t in dict.fromkeys(key_terms(example.question))
                  if t.casefold() not in example.answer_text.casefold()]
-        terms = [t for t in terms if mentioned(t, example.context)] or terms
+        terms = [t for t in terms if mentions(example.context, t)] or terms
         made = 0
         for term in rng.sample(terms, len(terms)):
             if is_number(term):
@@ -234,7 +231,7 @@ def swapped_term_negatives(examples: Sequence[QAExample], embedder, *, per_quest
                 choices = [names[int(j)][1] for j in order
                            if names[int(j)][0] == example.language
                            and names[int(j)][1].casefold()[:5] != term.casefold()[:5]
-                           and not mentioned(names[int(j)][1], example.context)][:nearest]
+                           and not mentions(example.context, names[int(j)][1])][:nearest]
                 replacement = rng.choice(choices) if choices else None
             if replacement is None:
                 continue

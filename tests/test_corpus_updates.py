@@ -1,11 +1,10 @@
 """The living corpus: in-place adds, updates and removes equal a fresh build; qa add/remove/list."""
 import json
 
-import numpy as np
 import pytest
 
 from embeddings.documents import Document
-from embeddings.indexing import build_index, open_index, update_index
+from embeddings.indexing import build_index, update_index
 from embeddings.store import ChunkIndex
 from qa.cli import main
 from qa.errors import QAError

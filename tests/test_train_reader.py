@@ -243,8 +243,10 @@ def test_no_answer_smoke_run_trains_on_negatives_from_a_trained_reader(tiny_dir,
     assert main(["--smoke", "--init", str(tiny_dir), "--freeze-layers", "99", "--out", str(out)]) == 2
     assert "the model has" in capsys.readouterr().err and not out.exists()
     assert main(["--smoke", "--init", str(tiny_dir), "--no-answer", "1", "--cut-answer-sentence",
+                 "--swap-terms", "1",
                  "--languages", "de,en", "--context-language", "de", "--freeze-layers", "1",
                  "--out", str(out)]) == 0
     summary = json.loads((out / "training.json").read_text(encoding="utf-8"))
     assert summary["init"] == str(tiny_dir) and summary["no_answer_examples"] > summary["questions"]
     assert summary["freeze_layers"] == 1 and summary["context_language"] == "de"
+    assert summary["swap_terms"] == 1
