@@ -26,8 +26,9 @@ leave-one-out, which picks the set that ships. A logistic regression on all
 calibration examples gives the weights; the threshold is the one that maximises the smaller of "answered answerable" and
 "abstained on unanswerable" on the seeds calibration questions alone, since they are like what
 users ask. ``--measure`` evaluates the policy in qa/pipeline.py as shipped on
-eval/seeds_dev.jsonl and eval/seeds_holdout.jsonl (never used for fitting) and prints the
-trade-off at other thresholds too, for information only.
+eval/seeds_dev.jsonl and eval/seeds_holdout.jsonl, and on the held-out XQuAD articles 40-47
+read like the calibration rows (never used for fitting), and prints the trade-off at other
+thresholds too, for information only.
 """
 from __future__ import annotations
 
@@ -61,6 +62,7 @@ DATA = REPO.parent / "shared" / "data" / "xquad"
 CALIBRATION = REPO / "eval" / "abstention_calibration.jsonl"
 MEASURE_SETS = (REPO / "eval" / "seeds_dev.jsonl", REPO / "eval" / "seeds_holdout.jsonl")
 TUNING_ARTICLES = range(0, 40)  # the reader was trained on these; 40-47 are held out
+HELD_OUT_ARTICLES = range(40, 48)  # measured by --measure, never fitted on
 FEATURES = ("margin", "retrieval", "sentence", "unmentioned", "english")
 WEIGHT_NAMES = {"margin": "margin_weight", "retrieval": "retrieval_weight", "sentence": "sentence_weight",
                 "unmentioned": "unmentioned_weight",
@@ -233,8 +235,44 @@ def leave_one_out(rows: list[dict], features: tuple[str, ...]) -> dict[str, tupl
             "en": rates(answered_[english], labels[english])}
 
 
+def row_confidences(rows: list[dict], policy: AbstentionPolicy) -> np.ndarray:
+    """``policy``'s confidence for each calibration-style row (0 where no span was found)."""
+    out = []
+    for r in with_language(rows):
+        if r["margin"] is None:
+            out.append(0.0)
+            continue
+        z = policy.logit(margin=r["margin"], retrieval=r["retrieval"], sentence=r["sentence"] or 0.0,
+                         english=r["english"] == 1.0, unmentioned=r["unmentioned"])
+        out.append(1 / (1 + np.exp(-max(min(z, 60.0), -60.0))))
+    return np.array(out)
+
+
+def measured_row(name: str, conf: np.ndarray, y: np.ndarray, cat: np.ndarray, lang: np.ndarray,
+                 threshold: float) -> tuple[str, str]:
+    """(table row, trade-off line) for one measuring set."""
+    by_language = [rates(conf[lang == code] >= threshold, y[lang == code]) for code in ("de", "en")]
+    answered = conf >= threshold
+    ans, abst = rates(answered, y)
+    on = (y == 0) & (cat == "on-topic")
+    off = (y == 0) & (cat == "off-topic")
+
+    def share(mask):
+        return f"{100 * float((~answered[mask]).mean()):.1f} %" if mask.any() else "-"
+
+    row = (f"| {name} | {int(y.sum())} | {int((y == 0).sum())} ({int(on.sum())}) | "
+           f"{100 * ans:.1f} % | {100 * abst:.1f} % | {share(on)} | {share(off)} | "
+           f"{100 * by_language[0][0]:.1f} / {100 * by_language[1][0]:.1f} % | "
+           f"{100 * by_language[0][1]:.1f} / {100 * by_language[1][1]:.1f} % |")
+    curve = [f"{t:.2f}: {100 * a:.0f} / {100 * b:.0f}"
+             for t in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
+             for a, b in [rates(conf >= t, y)]]
+    return row, f"- {name}: " + "; ".join(curve)
+
+
 def measure(pipeline, policy: AbstentionPolicy, k: int) -> str:
-    """The policy on the measuring sets, end to end; returns the markdown section."""
+    """The policy on the measuring sets, end to end, and on held-out XQuAD articles 40-47 read
+    with and without their gold paragraph; returns the markdown section."""
     lines = [f"Command: `python benchmarks/calibrate_abstention.py --measure` ({platform.machine()}, "
              f"2 CPU cores, real models, k={k}, reader {pipeline.reader!r}).", "",
              f"Shipped policy (qa/pipeline.py `AbstentionPolicy`, fitted by "
@@ -250,31 +288,33 @@ def measure(pipeline, policy: AbstentionPolicy, k: int) -> str:
     curves = []
     for path in MEASURE_SETS:
         items = read_jsonl(path)
-        confidences, labels, categories, languages = [], [], [], []
+        confidences = []
         for item in tqdm(items, desc=path.name):
             response = pipeline.ask(item["question"], k=k, top_n=1, threshold=0.0)
             confidences.append(response.confidence if response.answers else 0.0)
-            labels.append(int(bool(item["answers"])))
-            categories.append(item.get("category", ""))
-            languages.append(item.get("lang", ""))
-        conf, y, cat = np.array(confidences), np.array(labels), np.array(categories)
-        lang = np.array(languages)
-        by_language = [rates(conf[lang == code] >= policy.threshold, y[lang == code]) for code in ("de", "en")]
-        answered = conf >= policy.threshold
-        ans, abst = rates(answered, y)
-        on = (y == 0) & (cat == "on-topic")
-        off = (y == 0) & (cat == "off-topic")
-        lines.append(f"| {path.name} | {int(y.sum())} | {int((y == 0).sum())} ({int(on.sum())}) | "
-                     f"{100 * ans:.1f} % | {100 * abst:.1f} % | "
-                     f"{100 * float((~answered[on]).mean()) if on.any() else float('nan'):.1f} % | "
-                     f"{100 * float((~answered[off]).mean()) if off.any() else float('nan'):.1f} % | "
-                     f"{100 * by_language[0][0]:.1f} / {100 * by_language[1][0]:.1f} % | "
-                     f"{100 * by_language[0][1]:.1f} / {100 * by_language[1][1]:.1f} % |")
-        curve = [f"{t:.2f}: {100 * a:.0f} / {100 * b:.0f}"
-                 for t in (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
-                 for a, b in [rates(conf >= t, y)]]
-        curves.append(f"- {path.name}: " + "; ".join(curve))
-    lines += ["", "Trade-off at other thresholds (threshold: % answered answerable / % abstained on "
+        row, curve = measured_row(
+            path.name, np.array(confidences), np.array([int(bool(i["answers"])) for i in items]),
+            np.array([i.get("category", "") for i in items]), np.array([i.get("lang", "") for i in items]),
+            policy.threshold)
+        lines.append(row)
+        curves.append(curve)
+    held_out = xquad_examples(pipeline, 10_000, k, 0, HELD_OUT_ARTICLES)
+    y = np.array([r["label"] for r in held_out])
+    row, curve = measured_row(
+        f"XQuAD {HELD_OUT_ARTICLES.start}-{HELD_OUT_ARTICLES.stop - 1} (held out), with / without the gold paragraph",
+        row_confidences(held_out, policy), y, np.where(y == 0, "on-topic", ""),
+        np.array([r["lang"] for r in held_out]), policy.threshold)
+    lines.append(row)
+    curves.append(curve)
+    lines += ["", f"The XQuAD row: every question of the held-out articles {HELD_OUT_ARTICLES.start}-"
+              f"{HELD_OUT_ARTICLES.stop - 1}, German and the same question in English, retrieves "
+              f"the top {k} of those articles' German paragraphs by e5 cosine and is read as the "
+              "pipeline reads them: answerable with its gold paragraph among them (skipped when it "
+              "was not retrieved), unanswerable with the gold paragraph taken out of the pool (the "
+              "passages are then mostly other paragraphs of the same article, so all count as "
+              "on-topic). The same construction as the XQuAD 0-39 calibration rows, on articles "
+              "no fit has seen.", "",
+              "Trade-off at other thresholds (threshold: % answered answerable / % abstained on "
               "unanswerable), for information; the threshold was not chosen on these sets:", ""]
     lines += curves
     return "\n".join(lines)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+import numpy as np
 import pytest
 
 from benchmarks.calibrate_abstention import article_range, main
@@ -52,3 +53,35 @@ def test_calibration_rows_hold_the_features_the_pipeline_decides_on(question):
     assert confidence == pytest.approx(1 / (1 + math.exp(-z)))
     assert row["unmentioned"] == (0.5 if "Frankreich" in question else 0.0)
     assert terms == (("Frankreich",) if "Frankreich" in question else ())
+
+
+def test_measured_row_counts_answered_and_abstained_per_language_and_category():
+    from benchmarks.calibrate_abstention import measured_row
+
+    conf = np.array([0.9, 0.2, 0.8, 0.1, 0.7, 0.3])
+    y = np.array([1, 1, 0, 0, 0, 1])
+    cat = np.array(["", "", "on-topic", "on-topic", "off-topic", ""])
+    lang = np.array(["de", "de", "de", "en", "en", "en"])
+    row, curve = measured_row("set", conf, y, cat, lang, 0.5)
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    # 3 answerable (1 answered), 3 unanswerable (2 on-topic; 1 abstained: on-topic 50 %, off-topic 0 %)
+    assert cells == ["set", "3", "3 (2)", "33.3 %", "33.3 %", "50.0 %", "0.0 %", "50.0 / 0.0 %",
+                     "0.0 / 50.0 %"]
+    assert curve.startswith("- set: 0.10: 100 / 0") and "0.80: 33 / 67" in curve
+
+
+def test_row_confidences_match_the_policy_and_are_0_without_a_span():
+    from benchmarks.calibrate_abstention import row_confidences
+
+    policy = AbstentionPolicy(margin_weight=0.5, retrieval_weight=2.0, unmentioned_weight=-3.0,
+                              english_weight=1.0, bias=-4.0)
+    rows = [{"question": "Wo liegt Genf?", "margin": 4.0, "retrieval": 0.8, "sentence": None,
+             "unmentioned": 0.5},
+            {"question": "Where is Geneva?", "margin": 4.0, "retrieval": 0.8, "sentence": None,
+             "unmentioned": 0.0},
+            {"question": "Wo liegt Genf?", "margin": None, "retrieval": None, "sentence": None,
+             "unmentioned": None}]
+    conf = row_confidences(rows, policy)
+    assert conf[0] == pytest.approx(1 / (1 + np.exp(-(2.0 + 1.6 - 1.5 - 4.0))))
+    assert conf[1] == pytest.approx(1 / (1 + np.exp(-(2.0 + 1.6 + 1.0 - 4.0))))
+    assert conf[2] == 0.0
