@@ -237,15 +237,11 @@ def leave_one_out(rows: list[dict], features: tuple[str, ...]) -> dict[str, tupl
 
 def row_confidences(rows: list[dict], policy: AbstentionPolicy) -> np.ndarray:
     """``policy``'s confidence for each calibration-style row (0 where no span was found)."""
-    out = []
-    for r in with_language(rows):
-        if r["margin"] is None:
-            out.append(0.0)
-            continue
-        z = policy.logit(margin=r["margin"], retrieval=r["retrieval"], sentence=r["sentence"] or 0.0,
-                         english=r["english"] == 1.0, unmentioned=r["unmentioned"])
-        out.append(1 / (1 + np.exp(-max(min(z, 60.0), -60.0))))
-    return np.array(out)
+    return np.array([0.0 if r["margin"] is None else
+                     policy.probability(margin=r["margin"], retrieval=r["retrieval"],
+                                        sentence=r["sentence"], english=r["english"] == 1.0,
+                                        unmentioned=r["unmentioned"])
+                     for r in with_language(rows)])
 
 
 def measured_row(name: str, conf: np.ndarray, y: np.ndarray, cat: np.ndarray, lang: np.ndarray,

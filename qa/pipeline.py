@@ -130,11 +130,20 @@ class AbstentionPolicy:
         margin = evidence.no_answer_margin
         if margin is None or not evidence.answers:
             return 0.0
-        if self.sentence_weight and sentence_similarity is None:
+        return self.probability(margin=margin,
+                                retrieval=max((dense_similarity(h) for h in hits), default=0.0),
+                                sentence=sentence_similarity, english=english, unmentioned=unmentioned)
+
+    def probability(self, *, margin: float, retrieval: float, sentence: float | None = None,
+                    english: bool = False, unmentioned: float = 0.0) -> float:
+        """P(answerable) from the raw features (see ``confidence``); ``sentence`` is required
+        when ``sentence_weight`` is not 0. benchmarks/calibrate_abstention.py scores its rows
+        with it."""
+        if self.sentence_weight and sentence is None:
             raise QAError("this abstention policy weighs the answer sentence's similarity to "
                           "the question; pass sentence_similarity (QAPipeline does, given an embedder)")
-        z = self.logit(margin=margin, retrieval=max((dense_similarity(h) for h in hits), default=0.0),
-                       sentence=sentence_similarity or 0.0, english=english, unmentioned=unmentioned)
+        z = self.logit(margin=margin, retrieval=retrieval, sentence=sentence or 0.0, english=english,
+                       unmentioned=unmentioned)
         return 1.0 / (1.0 + math.exp(-max(min(z, 60.0), -60.0)))
 
     def features(self, question: str, hits: Sequence[Hit], evidence: ReaderEvidence, *,
@@ -164,8 +173,9 @@ class AbstentionPolicy:
         features = self.features(question, hits, evidence, embedder=embedder)
         if features is None:
             return 0.0, ()
-        confidence = self.confidence(hits, evidence, sentence_similarity=features.sentence,
-                                     english=features.english, unmentioned=features.unmentioned)
+        confidence = self.probability(margin=features.margin, retrieval=features.retrieval,
+                                      sentence=features.sentence, english=features.english,
+                                      unmentioned=features.unmentioned)
         return confidence, features.unmentioned_terms
 
     def logit(self, *, margin: float, retrieval: float, sentence: float = 0.0, english: bool = False,
