@@ -24,6 +24,7 @@ Articles 40-47 are held out for measuring and can never be selected for training
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import logging
 import math
@@ -83,17 +84,25 @@ def load_xquad_examples(data_dir: Path, languages: Sequence[str], *, articles: i
     if not 1 <= articles <= TRAIN_ARTICLES:
         raise QAError(f"--articles {articles}: training may use articles 0-{TRAIN_ARTICLES - 1} "
                       "only (40-47 are held out for measuring)")
+    files: dict[str, list[dict]] = {}
+
+    def read(language: str) -> list[dict]:  # a language both asked and read from is read once
+        if language not in files:
+            files[language] = _read_xquad(data_dir, language)
+        return files[language]
+
     contexts: dict[str, tuple[str, dict]] = {}
     if context_language is not None:
-        for article in _read_xquad(data_dir, context_language)[:articles]:
+        for article in read(context_language)[:articles]:
             for paragraph in article["paragraphs"]:
                 for qa in paragraph["qas"]:
                     contexts[qa["id"]] = (paragraph["context"], qa["answers"][0])
     examples: list[QAExample] = []
+    # an answer offset comes from the file of the paragraphs it is read in
+    context_path = Path(data_dir) / f"xquad.{context_language}.json" if context_language else None
     for language in languages:
-        path = Path(data_dir) / f"xquad.{language}.json"
-        data = _read_xquad(data_dir, language)
-        for article in data[:articles]:
+        source = context_path or Path(data_dir) / f"xquad.{language}.json"
+        for article in read(language)[:articles]:
             for paragraph in article["paragraphs"]:
                 for qa in paragraph["qas"]:
                     context, answer = paragraph["context"], qa["answers"][0]
@@ -103,7 +112,7 @@ def load_xquad_examples(data_dir: Path, languages: Sequence[str], *, articles: i
                         context, answer = contexts[qa["id"]]
                     start, text = int(answer["answer_start"]), answer["text"]
                     if context[start:start + len(text)] != text:
-                        raise QAError(f"{path}: question {qa['id']} has an answer offset that does "
+                        raise QAError(f"{source}: question {qa['id']} has an answer offset that does "
                                       "not match its context; use the original XQuAD files")
                     examples.append(QAExample(qa["id"], language, qa["question"], context,
                                               start, text))
@@ -214,6 +223,12 @@ def swapped_term_negatives(examples: Sequence[QAExample], embedder, *, per_quest
     names = sorted(names)
     vectors = embedder.encode_queries([t for _, t in names]) if names else np.zeros((0, 1))
     row = {name: i for i, name in enumerate(names)}
+    neighbours: dict[int, list[tuple[str, str]]] = {}  # each name's others, nearest first, once
+
+    def nearest_first(i: int) -> list[tuple[str, str]]:
+        if i not in neighbours:
+            neighbours[i] = [names[int(j)] for j in np.argsort(-(vectors @ vectors[i]))]
+        return neighbours[i]
     negatives = []
     for example in examples:
         if not example.has_answer:
@@ -226,12 +241,10 @@ def swapped_term_negatives(examples: Sequence[QAExample], embedder, *, per_quest
             if is_number(term):
                 replacement = other_number(term, example.context)
             else:
-                i = row[(example.language, term)]
-                order = np.argsort(-(vectors @ vectors[i]))
-                choices = [names[int(j)][1] for j in order
-                           if names[int(j)][0] == example.language
-                           and names[int(j)][1].casefold()[:5] != term.casefold()[:5]
-                           and not mentions(example.context, names[int(j)][1])][:nearest]
+                choices = list(itertools.islice(
+                    (name for language, name in nearest_first(row[(example.language, term)])
+                     if language == example.language and name.casefold()[:5] != term.casefold()[:5]
+                     and not mentions(example.context, name)), nearest))
                 replacement = rng.choice(choices) if choices else None
             if replacement is None:
                 continue

@@ -40,6 +40,20 @@ def test_missing_data_is_a_clear_error(tmp_path):
     assert main(["--out", str(tmp_path / "m"), "--data-dir", str(tmp_path)]) == 2
 
 
+def test_a_bad_answer_offset_names_the_file_of_the_paragraphs_it_is_read_in(tmp_path):
+    def squad(question, context, start, text):
+        return {"data": [{"paragraphs": [{"context": context, "qas": [
+            {"id": "q1", "question": question, "answers": [{"answer_start": start, "text": text}]}]}]}]}
+
+    (tmp_path / "xquad.en.json").write_text(json.dumps(squad("Where?", "In Geneva.", 3, "Geneva")))
+    (tmp_path / "xquad.de.json").write_text(json.dumps(squad("Wo?", "In Genf.", 0, "Genf")))  # off
+    with pytest.raises(QAError, match=r"xquad\.de\.json: question q1 has an answer offset"):
+        load_xquad_examples(tmp_path, ["en"], articles=1, context_language="de")
+    with pytest.raises(QAError, match=r"xquad\.de\.json: question q1"):
+        load_xquad_examples(tmp_path, ["de"], articles=1)
+    assert load_xquad_examples(tmp_path, ["en"], articles=1)[0].answer_text == "Geneva"
+
+
 def test_windows_point_at_the_answer_or_at_position_0(tiny_dir):
     from transformers import AutoTokenizer
 
