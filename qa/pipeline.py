@@ -246,4 +246,4 @@ class QAPipeline:
         return Response(question=question, answers=() if abstained else tuple(evidence.answers),
                         hits=tuple(hits), reader=self.reader.name, abstained=abstained,
                         retrieval_query=query, confidence=confidence,
-                        unmentioned=unmentioned)
+                        unmentioned=unmentioned, candidates=tuple(evidence.answers))

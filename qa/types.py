@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Mapping
+from typing import Literal, Mapping
 
 from embeddings.chunking import Chunk
 
@@ -56,9 +56,19 @@ class Answer:
         return self.hit.chunk.end
 
 
+Tier = Literal["confident", "uncertain", "none"]
+TIERS: tuple[Tier, ...] = ("confident", "uncertain", "none")
+
+
 @dataclass(frozen=True, slots=True)
 class Response:
-    """What ``QAPipeline.ask`` returns. ``answers`` is empty when the system abstains."""
+    """What ``QAPipeline.ask`` returns. ``answers`` is empty when the system abstains.
+
+    ``tier`` grades the answer: ``confident``; ``uncertain`` (shown, flagged for a check of
+    its source); ``none`` (not in the articles: ``abstained`` is True and ``answers`` empty).
+    ``candidates`` holds what the reader found whatever the decision, so evaluation can draw
+    the risk-coverage curve of ``confidence`` below the threshold too.
+    """
 
     question: str
     answers: tuple[Answer, ...]
@@ -70,3 +80,15 @@ class Response:
     # the question's names and numbers that the top answer's passage does not mention; on an
     # abstention, a reason a user can check ("the passages found do not mention Orbán")
     unmentioned: tuple[str, ...] = ()
+    tier: Tier | None = None    # None: derived from ``abstained`` (confident or none)
+    candidates: tuple[Answer, ...] | None = None   # None: the same as ``answers``
+
+    def __post_init__(self) -> None:
+        if self.tier is None:
+            object.__setattr__(self, "tier", "none" if self.abstained else "confident")
+        elif self.tier not in TIERS:
+            raise ValueError(f"tier must be one of {TIERS}, got {self.tier!r}")
+        if (self.tier == "none") != bool(self.abstained):
+            raise ValueError(f"tier {self.tier!r} disagrees with abstained={self.abstained}")
+        if self.candidates is None:
+            object.__setattr__(self, "candidates", tuple(self.answers))
