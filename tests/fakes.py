@@ -364,3 +364,28 @@ class ScriptedPipeline:
         answers = tuple(self.reader.read(question, hits, top_n=top_n))
         return Response(question=question, answers=answers, hits=hits, reader=self.reader_name,
                         abstained=not answers, retrieval_query=question, confidence=0.9 if answers else 0.1)
+
+
+class TieredPipeline:
+    """``QAPipeline.ask`` graded as the real one grades: a table ``question -> (candidate text,
+    confidence, tier)``. The candidate is found in the retrieved passages (exact offsets) and is
+    in ``candidates`` whatever the tier; ``answers`` is empty when the tier is "none". A question
+    not in the table, or whose text is in no passage, has no candidate and tier "none"."""
+
+    def __init__(self, retriever, table: dict[str, tuple[str, float, str]], *, name: str = "tiered-reader") -> None:
+        self.retriever = retriever
+        self.table = dict(table)
+        self.reader_name = name
+
+    def ask(self, question: str, *, k: int = 5, top_n: int = 3, doc_ids=None, history=None):
+        from qa.types import Response
+
+        hits = tuple(self.retriever.search(question, k=k, doc_ids=doc_ids))
+        text, confidence, tier = self.table.get(question, ("", 0.0, "none"))
+        found = ScriptedReader({question: text}, name=self.reader_name, score=confidence).read(question, hits)
+        if not found:
+            tier = "none"
+        shown = tier != "none"
+        return Response(question=question, answers=tuple(found) if shown else (), hits=hits,
+                        reader=self.reader_name, abstained=not shown, retrieval_query=question,
+                        confidence=confidence, tier=tier, candidates=tuple(found))

@@ -111,7 +111,8 @@ def test_end_to_end_run_writes_a_consistent_run_folder(squad_file, tmp_path, fak
 
     page = (out / "report.html").read_text(encoding="utf-8")
     assert "<script>x</script>" not in page and "&lt;script&gt;x&lt;/script&gt;" in page
-    assert page.count("data:image/png;base64,") == 3
+    assert page.count("data:image/png;base64,") == 4      # by question type, latency, risk-coverage, calibration
+    assert 'alt="risk-coverage"' in page
     assert "<mark>Genf</mark>" in page          # the cited span, marked in the passage read
 
 
@@ -225,3 +226,52 @@ def test_bad_articles_spec_is_a_one_line_error(squad_file, fake_system, capsys):
     err = capsys.readouterr().err.strip()
     assert "--articles '47-40'" in err and len(err.splitlines()) == 1
     assert fake_system == []
+
+
+TIERS_A = {
+    "Wo finden die Gespräche statt?": ("Genf", 0.9, "confident"),
+    "Wer ist der US-Sondergesandte?": ("Steve Witkoff", 0.7, "confident"),
+    "Wie viele Menschen sind im Donbass getötet worden?": ("13 000", 0.4, "none"),
+    "Wann wurde die NATO gegründet?": ("Washington", 0.6, "uncertain"),
+    "Welche <b>Stadt</b> & <script>x</script>?": ("Brüssel", 0.8, "confident"),
+}
+# B grades Witkoff uncertain and refuses the no-answer question: higher precision, same answers.
+TIERS_B = dict(TIERS_A, **{"Wer ist der US-Sondergesandte?": ("Steve Witkoff", 0.55, "uncertain"),
+                           "Welche <b>Stadt</b> & <script>x</script>?": ("Brüssel", 0.1, "none")})
+
+
+@pytest.fixture()
+def tiered_runs(squad_file, tmp_path, monkeypatch, capsys):
+    """Two run folders of a graded fake pipeline (TIERS_A, TIERS_B)."""
+    from tests.fakes import TieredPipeline
+
+    runs = {}
+    for name, table in (("a", TIERS_A), ("b", TIERS_B)):
+        monkeypatch.setattr(eval_command, "build_system", lambda settings, *, mode, documents=None, table=table:
+                            eval_command.EvalSystem(name="tiered fake", pipeline=TieredPipeline(
+                                FakeRetriever(list(documents or ())), table)))
+        runs[name] = tmp_path / name
+        assert main(["eval", str(squad_file), "--corpus-from-dataset", "--out", str(runs[name])]) == 0
+    runs["printed"] = capsys.readouterr().out
+    return runs
+
+
+def test_eval_writes_the_selective_figures_and_per_question_tiers(tiered_runs):
+    metrics, predictions = load_run(tiered_runs["a"])
+    selective = metrics["selective"]
+    # By confidence: Genf 0.9 right, Brüssel 0.8 (no-answer) wrong, Witkoff 0.7 right,
+    # Washington 0.6 wrong, "13 000" 0.4 right (F1 2/3 against "mehr als 13 000"); 4 answerable.
+    assert [p["threshold"] for p in selective["curve"]] == [0.9, 0.8, 0.7, 0.6, 0.4]
+    assert selective["aurc"] == pytest.approx(25 * 1 + 0 + 25 * 2 / 3 + 25 * 2 / 4 + 25 * 3 / 5)
+    assert selective["coverage_at_90"] == 25.0
+    assert selective["share_by_tier"]["answerable"] == {"confident": 50.0, "uncertain": 25.0, "none": 25.0}
+    assert selective["f1_never_refuse"] == pytest.approx(100 * (1 + 1 + 2 / 3 + 0 + 0) / 5)
+    assert selective["f1_with_refusals"] == pytest.approx(metrics["answers"]["f1_de"])
+    assert metrics["breakdowns"]["answerable"]["no answer"]["tier_confident"] == 100.0
+    by_id = {p["id"]: p for p in predictions}
+    assert by_id["q-donbass"]["tier"] == "none" and by_id["q-donbass"]["prediction"] == ""
+    assert by_id["q-donbass"]["candidate"] == "13 000" and by_id["q-donbass"]["candidate_f1"] == pytest.approx(2 / 3)
+    assert by_id["q-hq"]["candidate_f1"] is None
+    printed = tiered_runs["printed"]
+    assert "AURC" in printed and "never refuse" in printed and "coverage at 90 % precision" in printed
+    assert 'alt="risk-coverage"' in (tiered_runs["a"] / "report.html").read_text(encoding="utf-8")

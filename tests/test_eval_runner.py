@@ -192,3 +192,68 @@ def test_a_question_the_system_refuses_is_scored_as_no_answer_and_logged(caplog)
     assert results[0].abstained and results[0].f1 == 0.0 and "asked to fail" in results[0].error
     assert results[1].error is None and not results[1].abstained
     assert "question a:" in caplog.text
+
+
+def test_end_to_end_records_tier_and_the_refused_candidate(tiny):
+    from tests.fakes import TieredPipeline
+
+    pipeline = TieredPipeline(FakeRetriever(tiny.documents), {
+        "Wo finden die Gespräche statt?": ("Genf", 0.3, "none"),                 # refused, but right
+        "Wer ist der US-Sondergesandte?": ("Witkoff", 0.6, "uncertain"),         # shown, flagged
+        "Wann wurde die NATO gegründet?": ("1949", 0.95, "confident"),
+        "Welche Stadt beherbergt das Hauptquartier?": ("Brüssel", 0.2, "none"),  # no-answer question
+    })
+    results = {r.id: r for r in evaluate(tiny, RunConfig(), pipeline=pipeline, progress=False)}
+    genf = results["q-genf"]
+    assert (genf.tier, genf.abstained, genf.prediction, genf.cited) == ("none", True, "", None)
+    assert genf.candidate == "Genf" and genf.candidate_f1 == 1.0 and genf.f1_de == 0.0
+    assert genf.confidence == 0.3
+    witkoff = results["q-witkoff"]
+    assert (witkoff.tier, witkoff.abstained, witkoff.prediction) == ("uncertain", False, "Witkoff")
+    assert witkoff.candidate_f1 == pytest.approx(2 / 3)
+    assert results["q-gruendung"].tier == "confident"
+    assert results["q-donbass"].tier == "none" and results["q-donbass"].candidate == ""
+    assert results["q-donbass"].candidate_f1 == 0.0            # no candidate: a wrong answer
+    hq = results["q-hq"]
+    assert hq.candidate == "Brüssel" and hq.candidate_f1 is None and hq.f1 == 1.0
+    metrics = summarise(list(results.values()), RunConfig(), run={})
+    assert metrics["selective"]["share_by_tier"]["answerable"]["uncertain"] == 25.0
+    assert metrics["selective"]["precision_by_tier"]["none"] == 50.0     # Genf right, Brüssel wrong
+    assert metrics["abstention"]["wrongly_abstained"] == 50.0             # uncertain is not a refusal
+
+
+def test_a_response_without_tier_or_candidates_is_graded_by_its_abstention():
+    from types import SimpleNamespace
+
+    class OldPipeline:   # a pipeline from before tiers: no tier, no candidates
+        def __init__(self, answers):
+            self.answers = answers
+
+        def ask(self, question, *, k=5, top_n=3, doc_ids=None, history=None):
+            hit = Hit(chunk=chunk("d", "Genf ist eine Stadt."), score=1.0, rank=1)
+            found = ScriptedReader({question: "Genf"}).read(question, [hit]) if self.answers else []
+            return SimpleNamespace(hits=(hit,), answers=tuple(found), abstained=not found, confidence=0.7)
+
+    data = dataset_of(question("a", "Wo?", ("Genf",)))
+    answered = evaluate(data, RunConfig(), pipeline=OldPipeline(True), progress=False)[0]
+    assert (answered.tier, answered.candidate, answered.candidate_f1) == ("confident", "Genf", 1.0)
+    refused = evaluate(data, RunConfig(), pipeline=OldPipeline(False), progress=False)[0]
+    assert (refused.tier, refused.candidate, refused.candidate_f1) == ("none", "", 0.0)
+
+
+def test_reader_and_retrieval_modes_have_no_tier(tiny):
+    reader = ScriptedReader({"Wo finden die Gespräche statt?": "Genf"})
+    results = evaluate(tiny, RunConfig(mode="reader"), reader=reader, progress=False)
+    genf = next(r for r in results if r.id == "q-genf")
+    assert genf.tier is None and genf.candidate == "Genf" and genf.candidate_f1 == 1.0
+    assert summarise(results, RunConfig(mode="reader"), run={})["selective"] is None
+    retrieved = evaluate(tiny, RunConfig(mode="retrieval"), retriever=FakeRetriever(tiny.documents), progress=False)
+    assert all(r.tier is None and r.candidate == "" and r.candidate_f1 is None for r in retrieved)
+
+
+def test_a_question_that_raises_is_tier_none_without_candidate():
+    from tests.fakes import FakePipeline
+
+    data = dataset_of(question("a", "RAISE-QAERROR Wo?", ("Genf",)))
+    failed = evaluate(data, RunConfig(), pipeline=FakePipeline([Document("d", "T", "Genf.")]), progress=False)[0]
+    assert (failed.tier, failed.candidate, failed.candidate_f1, failed.confidence) == ("none", "", 0.0, None)

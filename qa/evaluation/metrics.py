@@ -1,8 +1,10 @@
 """Per-question results in, the figures of metrics.json out.
 
-Scales: EM, F1, recall@n and abstention shares are percentages (0-100, as SQuAD reports
-them); MRR and nDCG are in [0, 1]; latency in milliseconds. A figure that a run cannot
-measure (recall@10 from 5 retrieved passages, EM in retrieval mode) is ``None``.
+Scales: EM, F1, recall@n, abstention and tier shares, and the selective figures (precision,
+coverage, AURC) are percentages (0-100, as SQuAD reports them); MRR and nDCG and confidence
+thresholds are in [0, 1]; latency in milliseconds. A figure that a run cannot measure
+(recall@10 from 5 retrieved passages, EM in retrieval mode, a risk-coverage curve without
+confidences) is ``None``.
 """
 from __future__ import annotations
 
@@ -16,6 +18,10 @@ from qa.evaluation.runner import QuestionResult, RunConfig
 
 RECALL_AT = (1, 5, 10)
 MAX_BREAKDOWN_VALUES = 20  # an extra field with more distinct values (ids, titles) is not a breakdown
+TIERS = ("confident", "uncertain", "none")   # as qa.types.TIERS; old runs may hold None
+RIGHT_F1 = 0.5          # an answer is right when its German-normalised F1 reaches this (Kamath et al.)
+TARGET_PRECISION = 90   # coverage_at_90: the most coverage at this precision (percent) or more
+CURVE_POINTS = 101      # metrics.json keeps at most this many points of the curve
 
 # Question words, checked at the first interrogative of the question ("In welchem Jahr" → Welche).
 _GERMAN_WORDS = {
@@ -137,6 +143,155 @@ def latency_metrics(results: Sequence[QuestionResult]) -> dict[str, Any]:
             "max": float(values.max()), "mean": float(values.mean())}
 
 
+# ---------------------------------------------------------------------------------------
+# Selective answering: how precision trades against coverage as the confidence threshold moves
+
+def is_right(result: QuestionResult) -> bool:
+    """Whether the candidate would be a right answer: answerable and F1 (German) >= RIGHT_F1."""
+    return bool(result.answers) and result.candidate_f1 is not None and result.candidate_f1 >= RIGHT_F1
+
+
+def _offers_answer(result: QuestionResult) -> bool:
+    return bool(result.candidate) and result.confidence is not None
+
+
+def selective_rows(results: Sequence[QuestionResult]) -> list[QuestionResult]:
+    """The questions a risk-coverage curve is over: graded by the pipeline, with known gold."""
+    return [r for r in results if r.tier is not None and r.answers is not None]
+
+
+def risk_coverage_curve(results: Sequence[QuestionResult]) -> list[tuple[float, float | None, float]]:
+    """``(threshold, coverage, precision)`` at every distinct confidence, highest first.
+
+    At threshold t the system answers every question that has a candidate with confidence
+    >= t (equal confidences enter together). Coverage: answered answerable questions over all
+    answerable ones (None without answerable questions); precision: right answers over all
+    answers given, an answer to an unanswerable question being wrong. Both in percent.
+    """
+    rows = selective_rows(results)
+    answerable = sum(1 for r in rows if r.answers)
+    offered = sorted((r for r in rows if _offers_answer(r)), key=lambda r: -r.confidence)
+    points: list[tuple[float, float | None, float]] = []
+    given = right = covered = 0
+    for position, r in enumerate(offered):
+        given += 1
+        right += is_right(r)
+        covered += bool(r.answers)
+        if position + 1 < len(offered) and offered[position + 1].confidence == r.confidence:
+            continue   # a tie: the next question enters at the same threshold
+        points.append((float(r.confidence), 100.0 * covered / answerable if answerable else None,
+                       100.0 * right / given))
+    return points
+
+
+def area_under_curve(points: Sequence[tuple[float, float | None, float]]) -> float | None:
+    """AURC: the step-wise integral of precision over coverage from 0 to the curve's largest
+    coverage, each point's precision held over the coverage it adds, as in average precision:
+    sum_i (coverage_i - coverage_{i-1}) * precision_i / 100, with coverage_0 = 0.
+
+    In percent of the unit square: 100 means every answerable question answered right before
+    any wrong answer; coverage the system never reaches (no candidate) adds nothing. Higher is
+    better (Kamath et al.'s risk-coverage AUC, lower is better, is over risk = 1 - precision).
+    No points (no candidate at all) is 0; no answerable question (coverage None) is None.
+    """
+    if not points:
+        return 0.0
+    if points[0][1] is None:
+        return None
+    area, previous = 0.0, 0.0
+    for _, coverage, precision in points:
+        area += (coverage - previous) * precision / 100.0
+        previous = coverage
+    return area
+
+
+def coverage_at_precision(points: Sequence[tuple[float, float | None, float]], *,
+                          precision: float = TARGET_PRECISION) -> float | None:
+    """The largest coverage at which precision is at least ``precision`` percent; 0 if none."""
+    if points and points[0][1] is None:
+        return None
+    # A hair of tolerance: 9 right of 10 is 90 % however the division rounds.
+    return max((c for _, c, p in points if p >= precision - 1e-9), default=0.0)
+
+
+def downsample(points: Sequence[Any], limit: int = CURVE_POINTS) -> list[Any]:
+    """At most ``limit`` points, evenly spaced by position, first and last kept."""
+    if len(points) <= limit:
+        return list(points)
+    positions = np.unique(np.round(np.linspace(0, len(points) - 1, limit)).astype(int))
+    return [points[i] for i in positions]
+
+
+def operating_points(results: Sequence[QuestionResult],
+                     points: Sequence[tuple[float, float | None, float]]) -> dict[str, Any]:
+    """Where the shipped tiers cut the curve: ``shown`` (confident and uncertain answers) and
+    ``confident``, each at the lowest confidence among the answers given in those tiers.
+
+    An approximation where a tier is not a pure confidence threshold (a question refused for
+    another reason with a higher confidence is counted as answered there).
+    """
+    by_threshold = {t: (c, p) for t, c, p in points}
+    out: dict[str, Any] = {}
+    for name, tiers in (("shown", ("confident", "uncertain")), ("confident", ("confident",))):
+        confidences = [r.confidence for r in selective_rows(results) if r.tier in tiers and _offers_answer(r)]
+        if not confidences:
+            out[name] = None
+            continue
+        threshold = float(min(confidences))
+        coverage, precision = by_threshold[threshold]
+        out[name] = {"threshold": threshold, "coverage": coverage, "precision": precision}
+    return out
+
+
+def _share(members: Sequence[QuestionResult], tier: str) -> float | None:
+    return _percent(r.tier == tier for r in members)
+
+
+def _f1_if_refused(r: QuestionResult) -> float:
+    """A refusal's F1 as answers.f1_de scores it: right only on an unanswerable question."""
+    return 0.0 if r.answers else 1.0
+
+
+def _f1_if_answered(r: QuestionResult) -> float:
+    """The candidate's F1 (German) had it been shown; any answer to an unanswerable question is 0."""
+    return (r.candidate_f1 or 0.0) if r.answers else 0.0
+
+
+def selective_metrics(results: Sequence[QuestionResult]) -> dict[str, Any] | None:
+    """The ``selective`` object of metrics.json; ``None`` when no question carries a tier
+    (reader and retrieval modes, old runs)."""
+    rows = selective_rows(results)
+    if not rows:
+        return None
+    answerable = [r for r in rows if r.answers]
+    unanswerable = [r for r in rows if not r.answers]
+    points = risk_coverage_curve(rows)
+    offered = [r for r in rows if _offers_answer(r)]
+    return {
+        "n": len(rows),
+        "answerable": len(answerable),
+        "unanswerable": len(unanswerable),
+        "aurc": area_under_curve(points) if answerable else None,
+        "coverage_at_90": coverage_at_precision(points) if answerable else None,
+        "max_coverage": None if not answerable else points[-1][1] if points else 0.0,
+        "precision_at_max_coverage": points[-1][2] if points else None,
+        "share_by_tier": {
+            "answerable": {tier: _share(answerable, tier) for tier in TIERS},
+            "unanswerable": {tier: _share(unanswerable, tier) for tier in TIERS},
+        },
+        # For each tier, the share of its candidates that are right ("none": what refusing lost).
+        "precision_by_tier": {tier: _percent(is_right(r) for r in offered if r.tier == tier) for tier in TIERS},
+        "answers_by_tier": {tier: sum(1 for r in offered if r.tier == tier) for tier in TIERS},
+        # F1 (German normalisation) three ways: as shipped (uncertain answers shown, "none"
+        # refused: answers.f1_de), as if uncertain answers were refused too, and never refusing.
+        "f1_with_refusals": _percent(r.f1_de for r in rows),
+        "f1_uncertain_refused": _percent(r.f1_de if r.tier == "confident" else _f1_if_refused(r) for r in rows),
+        "f1_never_refuse": _percent(_f1_if_answered(r) for r in rows),
+        "operating_points": operating_points(rows, points),
+        "curve": [{"threshold": t, "coverage": c, "precision": p} for t, c, p in downsample(points)],
+    }
+
+
 def group_metrics(results: Sequence[QuestionResult], *, depth: int) -> dict[str, Any]:
     """The few figures shown per breakdown group."""
     out: dict[str, Any] = {"n": len(results)}
@@ -149,11 +304,27 @@ def group_metrics(results: Sequence[QuestionResult], *, depth: int) -> dict[str,
     ranks = [r.first_relevant_rank for r in results if r.answers != [] and r.retrieved]
     if ranks:
         out[f"recall@{min(5, depth)}"] = _percent(rank is not None and rank <= min(5, depth) for rank in ranks)
+    selective = selective_metrics(results)
+    if selective is not None:
+        out["aurc"] = selective["aurc"]
+        out["coverage_at_90"] = selective["coverage_at_90"]
+        rows = selective_rows(results)
+        out.update({f"tier_{tier}": _share(rows, tier) for tier in TIERS})
+        out["share_by_tier"] = selective["share_by_tier"]   # split by answerability; not a table column
     return out
 
 
+def language_of(result: QuestionResult) -> str:
+    """The question's language: its ``lang`` field, else "en" for the English bucket, else "de"."""
+    lang = result.extras.get("lang")
+    if isinstance(lang, str) and lang:
+        return lang
+    return "en" if question_type(result.question) == "English" else "de"
+
+
 def breakdowns(results: Sequence[QuestionResult], *, depth: int) -> dict[str, dict[str, Any]]:
-    """By question word, by answerable/no-answer, and by every extra field with few string values."""
+    """By question word, by answerable/no-answer, by language (when no ``lang`` field gives it),
+    and by every extra field with few string values."""
     groups: dict[str, dict[str, list[QuestionResult]]] = {"question_type": {}}
     for r in results:
         groups["question_type"].setdefault(question_type(r.question, lang=r.extras.get("lang")), []).append(r)
@@ -161,6 +332,12 @@ def breakdowns(results: Sequence[QuestionResult], *, depth: int) -> dict[str, di
         groups["answerable"] = {}
         for r in results:
             groups["answerable"].setdefault("answerable" if r.answers else "no answer", []).append(r)
+    if not any("lang" in r.extras for r in results):
+        languages: dict[str, list[QuestionResult]] = {}
+        for r in results:
+            languages.setdefault(language_of(r), []).append(r)
+        if len(languages) > 1:
+            groups["language"] = languages
     fields = sorted({k for r in results for k, v in r.extras.items()
                      if not k.startswith("_") and isinstance(v, (str, bool))})
     for name in fields:
@@ -189,6 +366,7 @@ def summarise(results: Sequence[QuestionResult], config: RunConfig, *, run: dict
         "retrieval": None if config.mode == "reader" else retrieval_metrics(
             results, depth=config.depth, relevance=config.relevance),
         "abstention": abstention_metrics(results),
+        "selective": selective_metrics(results),
         "latency_ms": latency_metrics(results),
         "breakdowns": breakdowns(results, depth=config.depth),
     }

@@ -12,6 +12,7 @@ from typing import Any, Sequence
 
 from embeddings.atomic import atomic_directory
 from qa.errors import QAError
+from qa.evaluation.metrics import language_of, risk_coverage_curve, selective_rows
 from qa.evaluation.runner import QuestionResult
 
 METRICS_FILE = "metrics.json"
@@ -39,10 +40,55 @@ def text_table(header: Sequence[str], rows: Sequence[Sequence[str]], indent: str
 
 
 def breakdown_columns(groups: dict[str, dict[str, Any]]) -> list[str]:
+    """The scalar figures of the groups, in first-seen order (nested objects are JSON only)."""
     keys: list[str] = []
     for figures in groups.values():
-        keys.extend(k for k in figures if k not in keys)
+        keys.extend(k for k, v in figures.items() if k not in keys and not isinstance(v, (dict, list)))
     return keys
+
+
+def flat_figures(figures: dict[str, Any] | None, prefix: str = "") -> dict[str, float | None]:
+    """``{"share_by_tier.answerable.none": 12.5, ...}``: the numbers of a metrics.json group,
+    nested objects flattened with dots; lists (the curve) and strings left out."""
+    flat: dict[str, float | None] = {}
+    for key, value in (figures or {}).items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flat_figures(value, f"{name}."))
+        elif value is None or (isinstance(value, (int, float)) and not isinstance(value, bool)):
+            flat[name] = value
+    return flat
+
+
+def _tiers(shares: dict[str, Any] | None) -> str:
+    shares = shares or {}
+    return " / ".join(format_value(shares.get(tier)) for tier in ("confident", "uncertain", "none")) + " %"
+
+
+def selective_summary_rows(selective: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """The terminal's selective-answering rows; none for a run without confidences."""
+    if not selective:
+        return []
+    shares = selective.get("share_by_tier") or {}
+    rows = [
+        ("AURC (precision over coverage, 0-100)", format_value(selective.get("aurc"))),
+        ("coverage at 90 % precision", f"{format_value(selective.get('coverage_at_90'))} %"),
+        ("max coverage / precision there", f"{format_value(selective.get('max_coverage'))} / "
+                                           f"{format_value(selective.get('precision_at_max_coverage'))} %"),
+    ]
+    if selective.get("answerable"):
+        rows.append((f"tiers confident / uncertain / none ({selective['answerable']} answerable)",
+                     _tiers(shares.get("answerable"))))
+    if selective.get("unanswerable"):
+        rows.append((f"tiers confident / uncertain / none ({selective['unanswerable']} no-answer)",
+                     _tiers(shares.get("unanswerable"))))
+    rows.append(("precision of confident / uncertain / refused candidates",
+                 _tiers(selective.get("precision_by_tier"))))
+    rows.append(("F1 with refusals, uncertain answers count as answers",
+                 format_value(selective.get("f1_with_refusals"))))
+    rows.append(("F1 with refusals, uncertain answers refused too", format_value(selective.get("f1_uncertain_refused"))))
+    rows.append(("F1 answering everything (never refuse)", format_value(selective.get("f1_never_refuse"))))
+    return rows
 
 
 def format_summary(metrics: dict[str, Any]) -> str:
@@ -72,6 +118,10 @@ def format_summary(metrics: dict[str, Any]) -> str:
                          f"{format_value(abstention['correctly_abstained'])} %"))
         rows.append((f"wrongly abstained ({abstention['answerable_questions']} answerable)",
                      f"{format_value(abstention['wrongly_abstained'])} %"))
+    selective = selective_summary_rows(metrics.get("selective"))
+    if selective:
+        rows.append(("selective answering (German F1 >= 0.5 is right)", ""))
+        rows.extend((f"  {name}", value) for name, value in selective)
     latency = metrics["latency_ms"]
     rows.append(("latency ms p50 / p95 / max", " / ".join(format_value(latency[key], 0) for key in ("p50", "p95", "max"))))
     lines.extend(text_table(("metric", "value"), rows))
@@ -182,6 +232,10 @@ def plots(metrics: dict[str, Any], results: Sequence[QuestionResult]) -> dict[st
         axes.set_title("Latency")
         images["latency histogram"] = _png(figure)
 
+    figure = risk_coverage_figure(metrics, results)
+    if figure is not None:
+        images["risk-coverage"] = _png(figure)
+
     answered = [r for r in results if r.score is not None and r.f1 is not None]
     if answered:
         import numpy as np
@@ -212,6 +266,71 @@ def plots(metrics: dict[str, Any], results: Sequence[QuestionResult]) -> dict[st
         axes.set_title("Score vs correctness (calibration)")
         images["score vs correctness"] = _png(figure)
     return images
+
+
+PLOTTED_FIELDS = ("paraphrase",)   # extra fields that get their own risk-coverage line per value
+MAX_LINES = 8
+
+
+def risk_coverage_lines(results: Sequence[QuestionResult]) -> dict[str, tuple[int, list[tuple[float, float | None, float]]]]:
+    """Label → (questions, curve points): all questions, each language, each value of a
+    PLOTTED_FIELDS field (a subset without answerable questions has no coverage and no line)."""
+    rows = selective_rows(results)
+    if not rows:
+        return {}
+    subsets: dict[str, list[QuestionResult]] = {"all questions": rows}
+    languages = sorted({language_of(r) for r in rows})
+    if len(languages) > 1:
+        subsets.update({f"lang={lang}": [r for r in rows if language_of(r) == lang] for lang in languages})
+    for name in PLOTTED_FIELDS:
+        values = sorted({str(r.extras[name]) for r in rows if isinstance(r.extras.get(name), (str, bool))})
+        if 1 < len(values) <= MAX_LINES:
+            subsets.update({f"{name}={value}": [r for r in rows if str(r.extras.get(name)) == value]
+                            for value in values})
+    lines = {}
+    for label, members in subsets.items():
+        points = risk_coverage_curve(members)
+        if points and points[0][1] is not None:
+            lines[label] = (len(members), points)
+    return lines
+
+
+def risk_coverage_figure(metrics: dict[str, Any], results: Sequence[QuestionResult]):
+    """Precision against coverage as the confidence threshold falls, one line per subset, with
+    the shipped tiers' operating points marked; None without confidences."""
+    from matplotlib.figure import Figure
+
+    lines = risk_coverage_lines(results)
+    if not lines:
+        return None
+    figure = Figure(figsize=(9.0, 4.2))
+    axes = figure.subplots()
+    for label, (count, points) in lines.items():
+        # Start at zero coverage with the first precision, so a curve is visible from one point.
+        coverage = [0.0] + [c for _, c, _ in points]
+        precision = [points[0][2]] + [p for _, _, p in points]
+        overall = label == "all questions"
+        style = "-" if overall else "--" if label.startswith("lang=") else "-."
+        axes.plot(coverage, precision, color="black" if overall else None, linewidth=2.0 if overall else 1.2,
+                  linestyle=style, label=f"{label} (n={count})")
+    axes.axhline(90, color="grey", linestyle=":", linewidth=1, label="90 % precision")
+    markers = {"shown": ("*", "tab:red", "shipped: confident + uncertain shown"),
+               "confident": ("D", "tab:green", "shipped: confident only")}
+    operating = (metrics.get("selective") or {}).get("operating_points") or {}
+    for name, (marker, colour, text) in markers.items():
+        point = operating.get(name)
+        if point and point.get("coverage") is not None:
+            axes.plot([point["coverage"]], [point["precision"]], marker=marker, color=colour, markersize=11,
+                      markeredgecolor="black", linestyle="none",
+                      label=f"{text}\n(confidence >= {point['threshold']:.2f})", zorder=5)
+    axes.set_xlim(0, 100)
+    axes.set_ylim(0, 105)
+    axes.set_xlabel("coverage (% of answerable questions answered)")
+    axes.set_ylabel("precision (% of answers given that are right)")
+    axes.set_title("Risk-coverage: answering only above a confidence threshold")
+    axes.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0)
+    axes.grid(alpha=0.3)
+    return figure
 
 
 def _passage_html(result: QuestionResult) -> str:
@@ -247,8 +366,9 @@ def render_html(metrics: dict[str, Any], results: Sequence[QuestionResult]) -> s
                 for k, v in metrics["run"].items()]
     sections.append("<h2>Run</h2>" + _html_table(("setting", "value"), run_rows))
     figure_rows = []
-    for group in ("answers", "retrieval", "abstention", "latency_ms"):
-        for key, value in (metrics.get(group) or {}).items():
+    for group in ("answers", "retrieval", "abstention", "selective", "latency_ms"):
+        figures = flat_figures(metrics.get(group)) if group == "selective" else (metrics.get(group) or {})
+        for key, value in figures.items():
             figure_rows.append((esc(group), esc(key), esc(format_value(value, 3 if "mrr" in key or "ndcg" in key else 1))))
     sections.append("<h2>Metrics</h2>" + _html_table(("group", "metric", "value"), figure_rows))
     for title, uri in plots(metrics, results).items():
@@ -261,6 +381,10 @@ def render_html(metrics: dict[str, Any], results: Sequence[QuestionResult]) -> s
     for r in worst_questions(results):
         gold = "<br>".join(esc(a) for a in r.answers) if r.answers else ("<i>no answer</i>" if r.answers == [] else "-")
         prediction = "<i>abstained</i>" if r.abstained else esc(r.prediction)
+        if r.abstained and r.candidate:
+            prediction += f"<br><small>candidate: {esc(r.candidate)}</small>"
+        if r.tier == "uncertain":
+            prediction += " <small>(uncertain)</small>"
         worst_rows.append((esc(r.id), esc(r.question), gold, prediction, esc(format_value(r.score, 3)), esc(format_value(r.f1, 2)),
                            esc(format_value(r.first_relevant_rank)), esc(r.passage_doc_id or ""),
                            f"<div class=passage>{_passage_html(r)}</div>"))

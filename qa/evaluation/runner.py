@@ -82,6 +82,13 @@ class QuestionResult:
     latency_ms: float
     extras: dict[str, Any] = field(default_factory=dict)
     error: str | None = None    # the system's QAError for this question, if it raised one
+    # The pipeline's grade ("confident", "uncertain": shown but flagged, "none": refused);
+    # None outside end-to-end mode and in runs written before tiers existed.
+    tier: str | None = None
+    # The reader's top span whatever the decision (so a refusal's would-be answer is kept for
+    # the risk-coverage curve), and its German-normalised F1; None without gold spans.
+    candidate: str = ""
+    candidate_f1: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,16 +177,22 @@ def _run_one(question: EvalQuestion, config: RunConfig, *, pipeline, reader, ret
     started = time.perf_counter()
     error = None
     confidence = None
+    tier = None
+    candidates: tuple[Answer, ...] = ()
     try:
         if config.mode == "end-to-end":
             response = pipeline.ask(question.question, k=config.k, top_n=config.top_n)
             hits, answers = tuple(response.hits), tuple(response.answers)
             abstained: bool | None = bool(response.abstained or not answers)
             confidence = getattr(response, "confidence", None)
+            tier = response_tier(response, abstained=bool(abstained))
+            found = getattr(response, "candidates", None)
+            candidates = answers if found is None else tuple(found)
         elif config.mode == "reader":
             hits = (gold_passage_hit(question),)
             answers = tuple(reader.read(question.question, list(hits), top_n=config.top_n))
             abstained = not answers
+            candidates = answers
         else:
             hits = tuple(retriever.search(question.question, k=config.depth))
             answers, abstained = (), None
@@ -189,6 +202,8 @@ def _run_one(question: EvalQuestion, config: RunConfig, *, pipeline, reader, ret
         log.warning("question %s: %s; scored as no answer", question.id, problem)
         error = str(problem)
         hits, answers, abstained = (), (), None if config.mode == "retrieval" else True
+        tier = "none" if config.mode == "end-to-end" else None
+        candidates = ()
     latency_ms = (time.perf_counter() - started) * 1000.0
 
     best = answers[0] if answers else None
@@ -198,6 +213,11 @@ def _run_one(question: EvalQuestion, config: RunConfig, *, pipeline, reader, ret
     else:
         s = score_answer(prediction, question.answers, abstained=bool(abstained))
         em, f1, em_de, f1_de = s.em, s.f1, s.em_de, s.f1_de
+    candidate = candidates[0].text if candidates else ""
+    candidate_f1 = None
+    if config.mode != "retrieval" and question.answers:
+        # What answering would have scored: no candidate at all is a wrong answer (0).
+        candidate_f1 = score_answer(candidate, question.answers, abstained=not candidate).f1_de
 
     retrieved = []
     first_relevant = None
@@ -222,4 +242,14 @@ def _run_one(question: EvalQuestion, config: RunConfig, *, pipeline, reader, ret
         passage_doc_id=None if read_from is None else read_from.chunk.doc_id,
         passage_start=None if read_from is None else read_from.chunk.start,
         latency_ms=latency_ms, extras=dict(question.extras), error=error,
+        tier=tier, candidate=candidate, candidate_f1=candidate_f1,
     )
+
+
+def response_tier(response: Any, *, abstained: bool) -> str:
+    """The response's tier, or the one its abstention implies (fakes and older pipelines have
+    none); a response with no answers is "none" whatever it claims."""
+    if abstained:
+        return "none"
+    tier = getattr(response, "tier", None)
+    return "confident" if tier is None or tier == "none" else str(tier)
