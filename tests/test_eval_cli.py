@@ -275,3 +275,53 @@ def test_eval_writes_the_selective_figures_and_per_question_tiers(tiered_runs):
     printed = tiered_runs["printed"]
     assert "AURC" in printed and "never refuse" in printed and "coverage at 90 % precision" in printed
     assert 'alt="risk-coverage"' in (tiered_runs["a"] / "report.html").read_text(encoding="utf-8")
+
+
+def test_eval_compare_shows_selective_deltas_and_tier_changes(tiered_runs, capsys):
+    assert main(["eval-compare", str(tiered_runs["a"]), str(tiered_runs["b"])]) == 0
+    printed = capsys.readouterr().out
+    assert "selective.aurc" in printed and "selective.coverage_at_90" in printed
+    assert "selective.share_by_tier.unanswerable.none" in printed and "selective.f1_never_refuse" in printed
+    assert "2 question(s) changed tier" in printed
+    assert "confident → none 1" in printed and "confident → uncertain 1" in printed
+    assert "curve" not in printed
+
+    assert main(["eval-compare", str(tiered_runs["a"]), str(tiered_runs["b"]), "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    moves = {c["id"]: (c["tier_a"], c["tier_b"]) for c in payload["tier_changes"]}
+    assert moves == {"q-witkoff": ("confident", "uncertain"), "q-hq": ("confident", "none")}
+    deltas = {m["name"]: m for m in payload["metrics"]}
+    # A: Genf .9, Brüssel .8 (wrong), Witkoff .7, Washington .6 (wrong), 13 000 .4.
+    # B: Genf .9, Washington .6 (wrong), Witkoff .55, 13 000 .4, Brüssel .1 (wrong).
+    aurc_a = 25 * 1 + 0 + 25 * 2 / 3 + 25 * 2 / 4 + 25 * 3 / 5
+    aurc_b = 25 * 1 + 25 * 1 / 2 + 25 * 2 / 3 + 25 * 3 / 4 + 0
+    assert (deltas["selective.aurc"]["a"], deltas["selective.aurc"]["b"]) == (pytest.approx(aurc_a), pytest.approx(aurc_b))
+    assert deltas["selective.coverage_at_90"]["delta"] == 0.0
+    assert deltas["selective.share_by_tier.unanswerable.none"]["delta"] == pytest.approx(100.0)
+    assert deltas["selective.share_by_tier.answerable.uncertain"]["delta"] == pytest.approx(25.0)
+    assert deltas["selective.f1_never_refuse"]["delta"] == pytest.approx(0.0)
+
+
+def test_runs_written_before_tiers_still_compare(tiered_runs, capsys):
+    old = tiered_runs["a"].parent / "old"
+    old.mkdir()
+    metrics, predictions = load_run(tiered_runs["a"])
+    del metrics["selective"]
+    for group in metrics["breakdowns"].values():
+        for figures in group.values():
+            for key in ("aurc", "coverage_at_90", "tier_confident", "tier_uncertain", "tier_none", "share_by_tier"):
+                figures.pop(key, None)
+    (old / "metrics.json").write_text(json.dumps(metrics), encoding="utf-8")
+    (old / "predictions.jsonl").write_text("".join(
+        json.dumps({k: v for k, v in p.items() if k not in ("tier", "candidate", "candidate_f1")}) + "\n"
+        for p in predictions), encoding="utf-8")
+    for a, b in ((old, tiered_runs["b"]), (tiered_runs["b"], old)):
+        assert main(["eval-compare", str(a), str(b), "--json"]) == 0
+        payload = json.loads(capsys.readouterr().out)
+        assert payload["tier_changes"] == []
+        aurc = next(m for m in payload["metrics"] if m["name"] == "selective.aurc")
+        assert aurc["delta"] is None and None in (aurc["a"], aurc["b"])
+    assert main(["eval-compare", str(old), str(tiered_runs["b"])]) == 0
+    assert "changed tier" not in capsys.readouterr().out
+    from qa.evaluation.report import format_summary
+    assert "AURC" not in format_summary(metrics)

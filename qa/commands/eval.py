@@ -93,7 +93,8 @@ def dataset_retriever(settings: Settings, documents: Sequence[Document]):
 
 def register(subparsers) -> None:
     run = subparsers.add_parser(
-        "eval", help="measure the system on a question set (EM/F1, retrieval, abstention, latency)",
+        "eval", help="measure the system on a question set (EM/F1, retrieval, abstention and its "
+                     "risk-coverage curve, latency)",
         description="Ask every question of DATASET and score the answers. DATASET is a SQuAD "
                     "JSON file (v1.1/v2.0), a JSONL question set ({\"id\", \"question\", \"answers\": "
                     "[...]} per line; [] = no answer in the corpus), MLQA's JSONL, or a BEIR/MTEB "
@@ -122,8 +123,10 @@ def register(subparsers) -> None:
 
     compare = subparsers.add_parser(
         "eval-compare", help="compare two qa eval --out folders",
-        description="Metric deltas (B - A) and the questions whose outcome changed: EM flipped, "
-                    "abstention flipped, or F1 moved by more than 0.5.")
+        description="Metric deltas (B - A), the selective figures (AURC, coverage at 90 % precision, "
+                    "tier shares, F1 never refusing) included; the questions whose outcome changed: EM "
+                    "flipped, abstention flipped, or F1 moved by more than 0.5; and the questions whose "
+                    "tier (confident, uncertain, none) changed.")
     compare.add_argument("run_a", type=Path, metavar="RUN_A")
     compare.add_argument("run_b", type=Path, metavar="RUN_B")
     compare.add_argument("--json", action="store_true", help="print one JSON object")
