@@ -15,10 +15,10 @@ from typing import Any, Iterable, Sequence
 import numpy as np
 
 from qa.evaluation.runner import QuestionResult, RunConfig
+from qa.types import TIERS
 
 RECALL_AT = (1, 5, 10)
 MAX_BREAKDOWN_VALUES = 20  # an extra field with more distinct values (ids, titles) is not a breakdown
-TIERS = ("confident", "uncertain", "none")   # as qa.types.TIERS; old runs may hold None
 RIGHT_F1 = 0.5          # an answer is right when its German-normalised F1 reaches this (Kamath et al.)
 TARGET_PRECISION = 90   # coverage_at_90: the most coverage at this precision (percent) or more
 CURVE_POINTS = 101      # metrics.json keeps at most this many points of the curve
