@@ -100,11 +100,14 @@ class Reader(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class _Segment:
-    """One hit's chunk text inside a context: context chars [start, end) are chunk chars [0, end-start)."""
+    """One hit's chunk text inside a context: context chars [start, end) are chunk chars [0, end-start).
+
+    ``sentences``: the chunk's sentence bounds in chunk offsets; an answer stays inside one."""
 
     hit_index: int
     start: int
     end: int
+    sentences: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,7 +186,8 @@ class TransformersReader:
         candidates, null_logit, windows = self._score_contexts(
             self._cut_question(question), contexts, max_answer_tokens)
         return self._evidence(hits, candidates, null_logit, windows, top_n=top_n,
-                              offsets=self._ranking_offsets(hits, candidates))
+                              offsets=self._ranking_offsets(hits, candidates),
+                              one_name=asks_for_one_name(question))
 
     def _ranking_offsets(self, hits: list[Hit], candidates: list[_Candidate]) -> np.ndarray | None:
         """What ranking adds to each candidate's raw logit; None (nothing) for the original reader."""
@@ -199,11 +203,14 @@ class TransformersReader:
         return offsets
 
     def _evidence(self, hits: list[Hit], candidates: list[_Candidate], null_logit: float | None,
-                  windows: int, *, top_n: int, offsets: np.ndarray | None = None) -> ReaderEvidence:
+                  windows: int, *, top_n: int, offsets: np.ndarray | None = None,
+                  one_name: bool = False) -> ReaderEvidence:
         """Rank ``candidates`` by logit + ``offsets`` (one per candidate; None = all 0) into answers.
 
         The offsets only rank and score the answers: ``span_logits``, ``best_span_logit`` (the
         raw logit of the top-ranked span) and ``null_probability`` stay raw model logits.
+        ``one_name``: the question asks for one person or thing, so a span listing two names
+        ("Olaf Scholz und Emmanuel Macron") is cut to its first.
         """
         if not candidates:
             return ReaderEvidence((), (), (), None, null_logit, 1.0, 0, windows)
@@ -224,7 +231,8 @@ class TransformersReader:
         # alternative: keep only spans that overlap no better one.
         for index in order:
             cand = candidates[int(index)]
-            answer = self._to_answer(cand, hits[cand.hit_index], math.exp(ranked[index] - span_norm))
+            answer = self._to_answer(cand, hits[cand.hit_index], math.exp(ranked[index] - span_norm),
+                                     one_name=one_name)
             if answer is None:
                 continue
             key = (answer.doc_id, answer.start, answer.end)
@@ -255,7 +263,7 @@ class TransformersReader:
 
     def _contexts(self, hits: list[Hit]) -> list[_Context]:
         if self.mode == "separate":
-            return [_Context(h.chunk.text, (_Segment(i, 0, len(h.chunk.text)),))
+            return [_Context(h.chunk.text, (_Segment(i, 0, len(h.chunk.text), _chunk_sentences(h)),))
                     for i, h in enumerate(hits)]
         parts: list[str] = []
         segments: list[_Segment] = []
@@ -265,7 +273,7 @@ class TransformersReader:
                 parts.append(JOINT_SEPARATOR)
                 position += len(JOINT_SEPARATOR)
             parts.append(hit.chunk.text)
-            segments.append(_Segment(i, position, position + len(hit.chunk.text)))
+            segments.append(_Segment(i, position, position + len(hit.chunk.text), _chunk_sentences(hit)))
             position += len(hit.chunk.text)
         return [_Context("".join(parts), tuple(segments))]
 
@@ -360,6 +368,8 @@ class TransformersReader:
                 segment = _segment_of(context, char_start, char_end)
                 if segment is None:
                     continue  # crosses the boundary between two joined chunks
+                if _crosses_sentence(segment, char_start - segment.start, char_end - segment.start):
+                    continue  # "leisten . Auch aus ...": an answer is a phrase of one sentence
                 spans.append(_Candidate(
                     hit_index=segment.hit_index,
                     chunk_start=char_start - segment.start,
@@ -381,9 +391,12 @@ class TransformersReader:
 
     # -- answers --------------------------------------------------------------------------
 
-    def _to_answer(self, cand: _Candidate, hit: Hit, score: float) -> Answer | None:
+    def _to_answer(self, cand: _Candidate, hit: Hit, score: float, *, one_name: bool = False
+                   ) -> Answer | None:
         chunk = hit.chunk
         start, end = trim_span(chunk.text, cand.chunk_start, cand.chunk_end)
+        if one_name and end > start:
+            start, end = trim_span(chunk.text, start, start + len(first_listed(chunk.text[start:end])))
         if end <= start:
             return None
         text = chunk.text[start:end]
@@ -416,6 +429,19 @@ def _word_offsets(word_ids, offsets, in_context: np.ndarray) -> list[tuple[int, 
             last[word] = offsets[t][1]
     return [(first[word], last[word]) if in_context[t] and word is not None else tuple(offsets[t])
             for t, word in enumerate(word_ids)]
+
+
+def _chunk_sentences(hit: Hit) -> tuple[tuple[int, int], ...]:
+    """The hit's sentence bounds in chunk offsets (empty when the chunk has none)."""
+    chunk = hit.chunk
+    return tuple((s - chunk.start, e - chunk.start) for s, e in chunk.sentences
+                 if chunk.start <= s < e <= chunk.end)
+
+
+def _crosses_sentence(segment: _Segment, start: int, end: int) -> bool:
+    """Whether chunk chars [start, end) reach into two sentences of ``segment``'s chunk: a
+    sentence starts inside the span (not at its first character)."""
+    return any(start < s < end for s, _ in segment.sentences)
 
 
 def _segment_of(context: _Context, start: int, end: int) -> _Segment | None:
@@ -474,6 +500,33 @@ def trim_span(text: str, start: int, end: int) -> tuple[int, int]:
 
 # "U.S.", "z. B.", "u.a.": two or more one-letter parts with dots end an abbreviation.
 _ABBREVIATION = re.compile(r"(?:^|[^\w])(?:\w\.\s?){2,}$")
+
+
+# "Wer ist der US-Sondergesandte?", "Who was the ...", "Wie heißt der ...": a copula in the
+# singular and a definite singular predicate ask for one name. ("Wer" alone does not: German
+# "wer" takes a singular verb whatever the number of people meant.)
+_ONE_NAME_QUESTION = re.compile(
+    r"^\s*(?:wer\s+(?:ist|war|wird|wäre)\s+(?:der|die|das)\b(?!.*\b(?:und|oder)\b)"
+    r"|wie\s+heißt\s+(?:der|die|das)\b"
+    r"|who\s+(?:is|was|will\s+be)\s+the\b(?!.*\b(?:and|or)\b))", re.IGNORECASE)
+# A list of names: "A und B", "A, B und C", "A and B", each part starting with a capital.
+_NAME_LIST = re.compile(r"^(?P<first>[^,]+?)(?:\s*,\s*|\s+(?:und|and|sowie)\s+)[A-ZÄÖÜ]")
+
+
+def asks_for_one_name(question: str) -> bool:
+    """Whether ``question`` asks for one person or thing ("Wer ist der US-Sondergesandte?")."""
+    return bool(_ONE_NAME_QUESTION.match(question))
+
+
+def first_listed(span: str) -> str:
+    """The first name of a span that lists several ("Olaf Scholz und Emmanuel Macron" ->
+    "Olaf Scholz"); the span itself otherwise. Only capitalised parts count as a list. Known
+    limit: a name that is itself a pair ("Bosnien und Herzegowina") is cut too, which is why
+    this applies only to questions that ask for one name."""
+    match = _NAME_LIST.match(span)
+    if match is None or not match["first"][:1].isupper():
+        return span
+    return match["first"]
 
 
 def _is_abbreviation(span: str) -> bool:

@@ -400,3 +400,72 @@ def test_fake_reader_implements_the_reader_protocol():
     answers = fake.read("Wo?", [whole_doc_hit(doc)])
     assert answers[0].text == "Genf" and doc.text[answers[0].start:answers[0].end] == "Genf"
     assert np.isclose(sum(a.score for a in answers), 1.0)
+
+
+# --- spans that read as answers (issue 13) ---------------------------------------------------
+
+def test_no_answer_crosses_a_sentence_boundary(tiny_model_and_tokenizer):
+    """Hand-made logits that make the best span run from one sentence into the next: it is
+    dropped, and the best span inside one sentence wins instead."""
+    import numpy as np
+
+    from qa.reader import _Context, _Segment, _chunk_sentences
+
+    reader = make_reader(tiny_model_and_tokenizer, mode="separate", whole_words=False)
+    text = "Israel gegenüber leisten. Auch aus Berlin hieß es"
+    second = text.index("Auch")
+    doc = Document("d", "", text)
+    hit = hit_for(doc, 0, len(text), sentences=((0, second - 1), (second, len(text))))
+    words = [(m.start(), m.end()) for m in __import__("re").finditer(r"\S+", text)]
+    context = _Context(text, (_Segment(0, 0, len(text), _chunk_sentences(hit)),))
+    starts = np.full(len(words), -5.0)
+    ends = np.full(len(words), -5.0)
+    starts[1], ends[4] = 5.0, 5.0        # "gegenüber leisten. Auch aus": crosses the stop
+    ends[2] = 3.0                        # "gegenüber leisten.": inside the first sentence
+    spans = reader._window_spans(context, words, np.ones(len(words), bool), starts, ends, 0.0, 30)
+    texts = {text[c.chunk_start:c.chunk_end] for c in spans}
+    assert "gegenüber leisten." in texts
+    assert not any(second in range(c.chunk_start + 1, c.chunk_end) for c in spans)
+    # without sentence bounds (a chunk that has none) nothing is dropped for it
+    bare = _Context(text, (_Segment(0, 0, len(text)),))
+    spans = reader._window_spans(bare, words, np.ones(len(words), bool), starts, ends, 0.0, 30)
+    assert any(c.chunk_start < second < c.chunk_end for c in spans)
+
+
+@pytest.mark.parametrize("question, one", [
+    ("Wer ist der US-Sondergesandte?", True), ("Who is the US special envoy?", True),
+    ("Wie heißt der französische Präsident?", True),
+    ("Wer hat Selenskyj Unterstützung zugesichert?", False),   # "wer" alone: any number
+    ("Wer ist der Präsident und wer der Kanzler?", False),
+    ("Wer sind die Gastgeber?", False),
+])
+def test_questions_that_ask_for_one_name(question, one):
+    from qa.reader import asks_for_one_name
+
+    assert asks_for_one_name(question) is one
+
+
+@pytest.mark.parametrize("span, first", [
+    ("Olaf Scholz und Emmanuel Macron", "Olaf Scholz"), ("Scholz, Macron und Biden", "Scholz"),
+    ("Steve Witkoff", "Steve Witkoff"), ("die USA und Großbritannien", "die USA und Großbritannien"),
+    ("Präsident Joe Biden", "Präsident Joe Biden"),
+])
+def test_first_listed_name(span, first):
+    from qa.reader import first_listed
+
+    assert first_listed(span) == first
+
+
+def test_one_name_question_gets_the_first_name_of_a_list(tiny_model_and_tokenizer):
+    from qa.reader import _Candidate
+
+    reader = make_reader(tiny_model_and_tokenizer, mode="separate")
+    text = "Gastgeber waren Olaf Scholz und Emmanuel Macron."
+    doc = Document("a", "", text)
+    hits = [scored_hit(doc, rank=1, dense=0.9)]
+    start = text.index("Olaf")
+    candidates = [_Candidate(0, start, len(text) - 1, logit=10.0, null_logit=0.0)]
+    listed = reader._evidence(hits, candidates, 0.0, 1, top_n=1)
+    assert listed.answers[0].text == "Olaf Scholz und Emmanuel Macron"
+    one = reader._evidence(hits, candidates, 0.0, 1, top_n=1, one_name=True).answers[0]
+    assert one.text == "Olaf Scholz" and text[one.start:one.end] == "Olaf Scholz"
