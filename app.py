@@ -50,10 +50,10 @@ SHOWN_QUESTION_CHARS = 300
 UPLOAD_LIMIT = f"{2 * chat.MAX_ARTICLE_BYTES // 1_000_000}mb"
 THRESHOLD_HELP = (
     "Below this confidence the chat answers 'no answer in the articles'. The confidence is "
-    "the system's estimate that the articles hold an answer at all (from the reader's "
-    "no-answer margin and the passage similarity), not the percentage shown beside an "
-    "answer, which is the reader's score for that span. 0 = always answer; higher = fewer, "
-    "safer answers.")
+    "the system's estimate that its answer is right (from the reader, the passages, and "
+    "whether the question's names, numbers and question word fit the answer), the "
+    "percentage shown as 'Assessment'. Answers between this threshold and the confident cut "
+    "are shown as uncertain. 0 = always answer; higher = fewer, safer answers.")
 
 THEME = gr.themes.Soft(
     primary_hue="indigo",
@@ -256,9 +256,9 @@ class ChatService:
 
     @property
     def default_threshold(self) -> float:
-        """The pipeline's own abstention threshold (the settings slider starts there)."""
-        policy = getattr(self.pipeline, "abstention", None)
-        return float(getattr(policy, "threshold", DEFAULT_THRESHOLD))
+        """The pipeline's own "not in the articles" threshold (the settings slider starts there)."""
+        policy = getattr(self.pipeline, "confidence", None)
+        return float(getattr(policy, "none_below", DEFAULT_THRESHOLD))
 
     # --- the chat's event handlers (Gradio passes component values; they return updates) ----
 

@@ -193,9 +193,16 @@ def replay(reader, record: dict, variant: Variant, policy) -> tuple[str, bool]:
         null_logit = min((c.null_logit for c in candidates), default=None)
         read_hits = hits[:1]
     offsets = None if variant.offsets is None or not candidates else variant.offsets(read_hits, candidates)
-    evidence = reader._evidence(list(read_hits), candidates, null_logit, windows, top_n=1, offsets=offsets)
-    confidence, _ = policy.assess(record["question"], hits, evidence)
-    abstained = not evidence.answers or confidence < policy.threshold
+    from qa.chat import detect_language
+    from qa.confidence import SUPPORT_CANDIDATES, evidence_features
+    from qa.reader import asks_for_one_name
+
+    evidence = reader._evidence(list(read_hits), candidates, null_logit, windows, top_n=SUPPORT_CANDIDATES,
+                                offsets=offsets, one_name=asks_for_one_name(record["question"]))
+    features = evidence_features(record["question"], hits, evidence,
+                                 english=detect_language(record["question"]) == "en")
+    confidence = 0.0 if features is None else policy.probability(features)
+    abstained = policy.tier(confidence, has_answer=features is not None) == "none"
     return ("" if abstained else evidence.answers[0].text), abstained
 
 
@@ -210,7 +217,7 @@ def score(records: list[dict], predictions: list[tuple[str, bool]]) -> dict:
 
 def tune(args) -> int:
     from qa.commands.eval import dataset_retriever
-    from qa.pipeline import AbstentionPolicy
+    from qa.confidence import ConfidencePolicy
     from qa.reader import TransformersReader
     from qa.settings import Settings
 
@@ -229,7 +236,7 @@ def tune(args) -> int:
         tmp = cache.with_suffix(".tmp")
         tmp.write_bytes(pickle.dumps(data))
         os.replace(tmp, cache)
-    policy = AbstentionPolicy()
+    policy = ConfidencePolicy()
     from qa.evaluation.scoring import score_answer
 
     rows = []
@@ -334,7 +341,7 @@ def measure(args) -> int:
             records.append({"question": q.question, "answers": list(q.answers or ()),
                             "hits": plain_hits(response.hits),
                             "joint": readers["old"].last, "separate": readers["new"].last})
-        policy = pipelines["new"].abstention
+        policy = pipelines["new"].confidence
         results[name] = {"n": len(questions), "limit": args.limit,
                          **{key: summary(r) for key, r in rows.items()},
                          "replay": [{"variant": v.name, **score(records, [replay(base, r, v, policy) for r in records])}

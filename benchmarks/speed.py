@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         "k=5": run(pipeline, questions, k=5, repeat=args.repeat),
     }
     int8 = QAPipeline(pipeline.retriever, load_reader("builtin", cache_dir=settings.cache_dir, quantize=True),
-                      abstention=pipeline.abstention)
+                      confidence=pipeline.confidence)
     for row in questions[:3]:
         int8.ask(row["question"], k=3)
     results["k=3, reader int8"] = run(int8, questions, k=3, repeat=args.repeat)

@@ -35,7 +35,10 @@ NO_ANSWER = {
 }
 _TEXT = {
     "de": {
-        "confidence": "Sicherheit",
+        "assessment": "Einschätzung",
+        "confident": "sicher",
+        "uncertain": "unsicher",
+        "check": "bitte die markierte Quelle prüfen",
         "alternatives": "Andere mögliche Antworten",
         "sources": "Quellen",
         "closest": "Die nächstliegenden Stellen",
@@ -47,7 +50,10 @@ _TEXT = {
         "unmentioned": "Die gefundenen Stellen erwähnen nicht",
     },
     "en": {
-        "confidence": "confidence",
+        "assessment": "Assessment",
+        "confident": "confident",
+        "uncertain": "uncertain",
+        "check": "please check the highlighted source",
         "alternatives": "Other possible answers",
         "sources": "Sources",
         "closest": "The closest passages",
@@ -483,6 +489,17 @@ def question_markdown(question: str) -> str:
     return escape_markdown(question)
 
 
+def assessment_line(view: AnswerView) -> str:
+    """"Einschätzung: sicher (87 %)" or "Einschätzung: unsicher (52 %) – bitte die markierte
+    Quelle prüfen": the response's tier and its calibrated confidence that the answer is right
+    (the number the tiers are cut from, not the reader's score of the span)."""
+    t = _TEXT[view.language]
+    tier = view.response.tier
+    line = f"{t['assessment']}: {t[tier] if tier in ('confident', 'uncertain') else tier} " \
+           f"({_percent(view.response.confidence)})"
+    return f"{line} – {t['check']}" if tier == "uncertain" else line
+
+
 def answer_markdown(view: AnswerView) -> str:
     """The assistant's chat message for a response (Markdown, all content escaped)."""
     t = _TEXT[view.language]
@@ -504,10 +521,7 @@ def answer_markdown(view: AnswerView) -> str:
                 )
         return "\n".join(lines)
     main = view.citation_for(view.answer)
-    lines.append(
-        f"**{escape_markdown(view.answer.text)}** \\[{main.number}\\]  \n"
-        f"{t['confidence']}: {_percent(view.answer.score)}"
-    )
+    lines.append(f"**{escape_markdown(view.answer.text)}** \\[{main.number}\\]  \n{assessment_line(view)}")
     if view.alternatives:
         alternatives = ", ".join(
             f"{escape_markdown(a.text)} ({_percent(a.score)}) \\[{view.citation_for(a).number}\\]"
@@ -685,6 +699,8 @@ def view_to_dict(view: AnswerView) -> dict[str, object]:
         "retrieval_query": view.response.retrieval_query or view.question,
         "language": view.language,
         "abstained": view.abstained,
+        "tier": "none" if view.abstained else view.response.tier,
+        "confidence": view.response.confidence,
         "message": NO_ANSWER[view.language] if view.abstained else view.answer.text,  # type: ignore[union-attr]
         "reader": view.response.reader,
         "unmentioned": list(view.response.unmentioned) if view.abstained else [],

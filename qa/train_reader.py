@@ -188,10 +188,28 @@ def other_paragraph_negatives(examples: Sequence[QAExample], embedder, *, per_qu
     return negatives
 
 
+_WORD = re.compile(r"\w[\w-]*")
+
+
+def key_terms(question: str) -> tuple[str, ...]:
+    """A question's swappable terms: capitalised words and words with a digit, at least three
+    characters, after the first word. German capitalises every noun, so these include nouns:
+    a swapped noun makes an unanswerable question too (the runtime confidence looks at proper
+    nouns only, qa.confidence.names_and_numbers)."""
+    words = _WORD.findall(question)
+    return tuple(w for w in words[1:]
+                 if len(w) >= 3 and (w[:1].isupper() or any(c.isdigit() for c in w)))
+
+
+def mentions(passage: str, term: str) -> bool:
+    """Whether ``passage`` mentions ``term``: its first five characters occur in it, case-folded."""
+    return term.casefold()[:5] in passage.casefold()
+
+
 def swapped_term_negatives(examples: Sequence[QAExample], embedder, *, per_question: int,
                            seed: int = 0, nearest: int = 5) -> list[QAExample]:
     """For each answerable question, up to ``per_question`` copies with one of its names or
-    numbers (``qa.pipeline.key_terms``) swapped for another that its paragraph does not mention,
+    numbers (``key_terms``) swapped for another that its paragraph does not mention,
     as no-answer examples: "Wann starb Tesla?" asked of the paragraph about Tesla becomes "Wann
     starb Newton?". These are the negatives users ask: on topic, with a tempting answer of the
     right type in the passage. A name is swapped for one of the ``nearest`` names (by
@@ -200,8 +218,6 @@ def swapped_term_negatives(examples: Sequence[QAExample], embedder, *, per_quest
     part of the answer is never swapped out, and a term the paragraph mentions is preferred
     (English questions over German paragraphs may name it differently)."""
     import numpy as np
-
-    from qa.pipeline import key_terms, mentions
 
     if per_question <= 0:
         return []

@@ -223,16 +223,17 @@ def indexed_fake_pipeline(corpus_dir: Path, index_dir: Path, *, reader: "FakeRea
     """A real ``QAPipeline`` (real ChunkIndex with BM25, real Retriever) over FakeEmbedder and
     a FakeReader: articles can be added in place, as in the app, in well under a second."""
     from embeddings.indexing import open_index
-    from qa.pipeline import AbstentionPolicy, QAPipeline
+    from qa.confidence import ConfidencePolicy
+    from qa.pipeline import QAPipeline
     from qa.retriever import Retriever
 
     embedder = FakeEmbedder()
     status = open_index(Path(corpus_dir), Path(index_dir), embedder, show_progress=False)
     # The default policy is calibrated on e5 cosines; the fake embedder's are not comparable,
     # so decide on the reader's margin alone.
-    margin_only = AbstentionPolicy(margin_weight=1.0, retrieval_weight=0.0, bias=0.0, threshold=0.5)
+    margin_only = ConfidencePolicy(weights={"margin": 1.0}, bias=0.0, none_below=0.5, confident_from=0.8)
     return QAPipeline(Retriever(status.index, embedder, mode=mode),
-                      FakeReader() if reader is None else reader, abstention=margin_only)
+                      FakeReader() if reader is None else reader, confidence=margin_only)
 
 
 # --- embeddings (embeddings/encoder.py) -------------------------------------------------------

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import socket
 from pathlib import Path
@@ -45,7 +46,7 @@ def test_a_question_gets_an_answer_with_citation_and_sources(service):
     messages, turns, sources, view = ask_in_chat(service, QUESTION)
     assert [m["role"] for m in messages] == ["user", "assistant"]
     assert messages[1]["content"].startswith(f"**{app.chat.escape_markdown(view.answer.text)}** \\[1\\]")
-    assert "Sicherheit:" in messages[1]["content"]
+    assert re.search(r"Einschätzung: (sicher|unsicher) \(\d+ %\)", messages[1]["content"])
     assert 'class="qa-answer"' in sources and 'data-cite="1"' in sources
     assert turns[0] is None and turns[1].view is view
 
@@ -200,7 +201,8 @@ def test_the_threshold_slider_says_what_0_means_and_what_it_acts_on(service):
     blocks = app.build_app(service)
     slider = next(c for c in blocks.config["components"] if c.get("props", {}).get("elem_id") == "qa-threshold")
     assert slider["props"]["label"] == "Abstention threshold (0 = always answer)"
-    assert "not the percentage shown beside an answer" in slider["props"]["info"]
+    assert "the percentage shown as 'Assessment'" in slider["props"]["info"]
+    assert "uncertain" in slider["props"]["info"]
 
 
 # --- adding articles ------------------------------------------------------------------------

@@ -34,9 +34,11 @@ def make_answer(hit: Hit, text: str, *, score: float, occurrence: int = 0) -> An
                   hit.chunk.start, hit.chunk.end, hit, "fake")
 
 
-def response(answers=(), hits=(), *, question="Wann tagt der Rat?", abstained=None) -> Response:
+def response(answers=(), hits=(), *, question="Wann tagt der Rat?", abstained=None, tier=None,
+             confidence=0.0) -> Response:
     abstained = not answers if abstained is None else abstained
-    return Response(question, tuple(answers), tuple(hits), "fake", abstained, question)
+    return Response(question, tuple(answers), tuple(hits), "fake", abstained, question,
+                    confidence=confidence, tier=tier)
 
 
 FIRST = make_hit(DOC, 0, 66)
@@ -197,13 +199,28 @@ def test_escape_markdown_collapses_indentation():
 def test_answer_message_has_bold_answer_confidence_and_numbered_citations():
     best = make_answer(FIRST, "12. Januar", score=0.8)
     alt = make_answer(SECOND, "13 000", score=0.5)
-    view = chat.present(response([best, alt], [FIRST, SECOND]))
+    view = chat.present(response([best, alt], [FIRST, SECOND], confidence=0.87))
     text = chat.answer_markdown(view)
     assert text.startswith("**12\\. Januar** \\[1\\]")
-    assert "Sicherheit: 80 %" in text
+    # the calibrated confidence the tiers are cut from, not the reader's 80 % for the span
+    assert "Einschätzung: sicher (87 %)" in text and "prüfen" not in text
     assert "Andere mögliche Antworten: 13 000 (50 %) \\[2\\]" in text
     assert "\\[1\\] Titel &lt;b&gt;A&lt;/b&gt; · dpa · 04\\.09\\.2025" in text
     assert [c.number for c in view.citations] == [1, 2]
+
+
+def test_uncertain_answers_are_flagged_for_a_check_in_the_users_language():
+    best = make_answer(FIRST, "12. Januar", score=0.8)
+    view = chat.present(response([best], [FIRST], tier="uncertain", confidence=0.42))
+    text = chat.answer_markdown(view)
+    assert "Einschätzung: unsicher (42 %) – bitte die markierte Quelle prüfen" in text
+    english = chat.present(response([best], [FIRST], question="When does the council meet?",
+                                    tier="uncertain", confidence=0.42))
+    assert "Assessment: uncertain (42 %) – please check the highlighted source" in chat.answer_markdown(english)
+    data = chat.view_to_dict(view)
+    assert data["tier"] == "uncertain" and data["confidence"] == 0.42 and not data["abstained"]
+    refused = chat.view_to_dict(chat.present(response([], [FIRST], tier="none", abstained=True)))
+    assert refused["tier"] == "none" and refused["abstained"] and refused["answers"] == []
 
 
 def test_answers_from_one_passage_share_one_citation():

@@ -9,7 +9,8 @@ from embeddings.documents import Document
 from embeddings.indexing import build_index
 from qa.cli import main
 from qa.commands import ask as ask_command
-from qa.pipeline import AbstentionPolicy, QAPipeline
+from qa.confidence import ConfidencePolicy
+from qa.pipeline import QAPipeline
 from qa.retriever import Retriever
 from tests.fakes import FakeEmbedder, FakeReader
 
@@ -19,8 +20,7 @@ DOCS = [
     Document(doc_id="nato.txt", title="Nato-Gipfel", text="Der Nato-Gipfel findet in Vilnius statt."),
 ]
 # Answers unless the question names something the answer's passage does not mention.
-POLICY = AbstentionPolicy(margin_weight=0.0, retrieval_weight=0.0, bias=1.0, unmentioned_weight=-5.0,
-                          english_weight=0.0, threshold=0.5)
+POLICY = ConfidencePolicy(weights={"unmentioned": -5.0}, bias=1.0, none_below=0.5, confident_from=0.6)
 ANSWER_KEYS = {"text", "score", "doc_id", "title", "start", "end", "sentence", "passage_start", "passage_end"}
 PASSAGE_KEYS = {"doc_id", "title", "start", "end", "score", "text"}
 
@@ -33,7 +33,7 @@ def built(monkeypatch):
         settings_seen.append(settings)
         emb = FakeEmbedder()
         retriever = Retriever(build_index(DOCS, emb, max_tokens=50, overlap=0, show_progress=False), emb)
-        return QAPipeline(retriever, FakeReader(answer_for=lambda q: "Genf", null_logit=0.0), abstention=POLICY)
+        return QAPipeline(retriever, FakeReader(answer_for=lambda q: "Genf", null_logit=0.0), confidence=POLICY)
 
     monkeypatch.setattr(ask_command, "build_pipeline", build)
     return settings_seen
@@ -43,7 +43,8 @@ def test_json_is_exactly_one_object_of_the_documented_shape(built, capsys):
     assert main(["ask", "Wo sprechen die USA mit Russland?", "--json", "--k", "2", "--top-n", "1"]) == 0
     out = capsys.readouterr().out
     data = json.loads(out)  # one object, nothing else on stdout
-    assert set(data) == {"question", "reader", "answers", "passages"}
+    assert set(data) == {"question", "reader", "tier", "confidence", "answers", "passages"}
+    assert data["tier"] == "confident" and 0.6 <= data["confidence"] <= 1.0
     assert data["question"] == "Wo sprechen die USA mit Russland?" and data["reader"] == "fake-reader"
     assert len(data["answers"]) == 1 and set(data["answers"][0]) == ANSWER_KEYS
     answer = data["answers"][0]
@@ -59,16 +60,28 @@ def test_json_abstention_has_no_answers_but_keeps_the_passages(built, capsys):
     assert main(["ask", "Wo sprechen die USA mit Frankreich?", "--json", "--k", "1"]) == 0
     data = json.loads(capsys.readouterr().out)
     assert data["answers"] == [] and len(data["passages"]) == 1
+    assert data["tier"] == "none" and data["confidence"] < 0.5
+
+
+def test_uncertain_answers_are_shown_and_flagged(built, capsys):
+    # threshold 0: never "none"; half the names unmentioned: 1/(1+e^1.5) = 0.18, below the confident cut
+    argv = ["ask", "Wo sprechen die USA mit Frankreich?", "--k", "1", "--threshold", "0"]
+    assert main(argv + ["--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["tier"] == "uncertain" and data["answers"][0]["text"] == "Genf"
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "A: Genf" in out and "uncertain (confidence 0.18): check the cited sentence" in out
 
 
 def test_human_output_cites_the_sentence_or_says_what_is_missing(built, capsys):
     assert main(["ask", "Wo sprechen die USA mit Russland?", "--k", "1"]) == 0
     out = capsys.readouterr().out
-    assert "A: Genf" in out and "[1] Gespräche in Genf" in out
+    assert "A: Genf" in out and "[1] Gespräche in Genf" in out and "confident (confidence 0.73)" in out
     assert '    "Die USA sprechen in Genf mit Russland.' in out and "reader: fake-reader" in out
     assert main(["ask", "Wo sprechen die USA mit Frankreich?", "--k", "1"]) == 0
     out = capsys.readouterr().out
-    assert "(no answer)" in out and "do not mention: Frankreich." in out
+    assert "(no answer)" in out and "do not mention: Frankreich." in out and "tier: none" in out
 
 
 def test_human_output_shows_the_alternatives_the_chat_shows_and_json_keeps_all(monkeypatch, capsys):
@@ -77,7 +90,7 @@ def test_human_output_shows_the_alternatives_the_chat_shows_and_json_keeps_all(m
     def build(settings, *, show_progress=True):
         emb = FakeEmbedder()
         retriever = Retriever(build_index(docs, emb, max_tokens=50, overlap=0, show_progress=False), emb)
-        return QAPipeline(retriever, FakeReader(answer_for=lambda q: "Genf"), abstention=POLICY)
+        return QAPipeline(retriever, FakeReader(answer_for=lambda q: "Genf"), confidence=POLICY)
 
     monkeypatch.setattr(ask_command, "build_pipeline", build)
     question = ["ask", "Wo sprechen die USA mit Russland?", "--k", "3", "--top-n", "3"]

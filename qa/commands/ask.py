@@ -27,7 +27,8 @@ def register(subparsers) -> None:
     ask.add_argument("--reader", dest="reader_model", default=None,
                      help="transformers QA model name or folder (default: builtin e5-small-qa-de)")
     ask.add_argument("--threshold", type=float, default=None,
-                     help="abstention threshold in [0, 1] (0 never abstains; default: calibrated)")
+                     help="'not in the articles' threshold in [0, 1] on the answer's confidence (0 never "
+                          "abstains; default: calibrated); above it answers are confident or uncertain")
     ask.add_argument("--json", action="store_true", help="print exactly one JSON object")
     add_index_options(ask)
     ask.set_defaults(handler=run_ask)
@@ -38,6 +39,8 @@ def response_to_json(response: Response) -> dict:
     return {
         "question": response.question,
         "reader": response.reader,
+        "tier": response.tier,
+        "confidence": round(response.confidence, 6),
         "answers": [
             {"text": a.text, "score": round(a.score, 6), "doc_id": a.doc_id, "title": a.title,
              "start": a.start, "end": a.end, "sentence": a.sentence,
@@ -52,6 +55,12 @@ def response_to_json(response: Response) -> dict:
     }
 
 
+def tier_line(response: Response) -> str:
+    """"confident (confidence 0.87)" or "uncertain (confidence 0.52): check the cited sentence"."""
+    line = f"{response.tier} (confidence {response.confidence:.2f})"
+    return f"{line}: check the cited sentence" if response.tier == "uncertain" else line
+
+
 def format_response(response: Response) -> str:
     """The human output: the answer and the close alternatives the chat shows too
     (``qa.chat.present``: runners-up with at least half the best score), then numbered
@@ -60,6 +69,7 @@ def format_response(response: Response) -> str:
     lines = [f"Q: {response.question}"]
     if view.answer is None:
         lines.append("A: (no answer) The articles do not seem to answer this question.")
+        lines.append(f"   tier: none (confidence {response.confidence:.2f})")
         if response.unmentioned:
             lines.append(f"   The passages found do not mention: {', '.join(response.unmentioned)}.")
         lines.append("Closest passages:")
@@ -71,6 +81,8 @@ def format_response(response: Response) -> str:
     for answer in shown:
         label = "A:" if answer is view.answer else "   alternative:"
         lines.append(f"{label} {answer.text}   (score {answer.score:.2f}) [{view.citation_for(answer).number}]")
+        if answer is view.answer:
+            lines.append(f"   {tier_line(response)}")
     hidden = len(response.answers) - len(shown)
     if hidden > 0:
         lines.append(f"   ({hidden} weaker candidate{'s' if hidden > 1 else ''} not shown; "
