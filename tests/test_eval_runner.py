@@ -174,10 +174,11 @@ def test_contains_answer_matches_whole_normalised_tokens():
 
 def test_breakdown_by_extra_field_and_progress_off():
     documents = [Document("d", "T", "Genf ist eine Stadt. Steve Witkoff verhandelt.")]
-    data = dataset_of(question("a", "Wo ist es?", ("Genf",), extras={"lang": "de"}),
-                      question("b", "Who negotiates?", ("Steve Witkoff",), extras={"lang": "en"}))
+    data = dataset_of(question("a", "Wo ist es?", ("Genf",), extras={"lang": "de", "note": "a city"}),
+                      question("b", "Who negotiates?", ("Steve Witkoff",), extras={"lang": "en", "note": "envoy"}))
     pipeline = ScriptedPipeline(FakeRetriever(documents), ScriptedReader({"Wo ist es?": "Genf"}))
     metrics = summarise(evaluate(data, RunConfig(), pipeline=pipeline, progress=False), RunConfig(), run={})
+    assert "note" not in metrics["breakdowns"]   # free text, not a category
     assert metrics["breakdowns"]["lang"]["de"]["em"] == 100.0
     assert metrics["breakdowns"]["lang"]["en"]["em"] == 0.0
     assert metrics["breakdowns"]["question_type"]["English"]["abstained"] == 100.0

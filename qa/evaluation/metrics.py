@@ -19,6 +19,8 @@ from qa.types import TIERS
 
 RECALL_AT = (1, 5, 10)
 MAX_BREAKDOWN_VALUES = 20  # an extra field with more distinct values (ids, titles) is not a breakdown
+# Free text and references, never categories, however few their values in a small set.
+NOT_BREAKDOWNS = frozenset({"note", "source_id", "doc_id", "question", "id", "answer", "article"})
 RIGHT_F1 = 0.5          # an answer is right when its German-normalised F1 reaches this (Kamath et al.)
 TARGET_PRECISION = 90   # coverage_at_90: the most coverage at this precision (percent) or more
 CURVE_POINTS = 101      # metrics.json keeps at most this many points of the curve
@@ -339,7 +341,7 @@ def breakdowns(results: Sequence[QuestionResult], *, depth: int) -> dict[str, di
         if len(languages) > 1:
             groups["language"] = languages
     fields = sorted({k for r in results for k, v in r.extras.items()
-                     if not k.startswith("_") and isinstance(v, (str, bool))})
+                     if not k.startswith("_") and k not in NOT_BREAKDOWNS and isinstance(v, (str, bool))})
     for name in fields:
         values: dict[str, list[QuestionResult]] = {}
         for r in results:
