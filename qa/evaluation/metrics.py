@@ -20,7 +20,7 @@ from qa.types import TIERS
 RECALL_AT = (1, 5, 10)
 MAX_BREAKDOWN_VALUES = 20  # an extra field with more distinct values (ids, titles) is not a breakdown
 # Free text and references, never categories, however few their values in a small set.
-NOT_BREAKDOWNS = frozenset({"note", "source_id", "doc_id", "question", "id", "answer", "article"})
+NOT_BREAKDOWNS = frozenset({"note", "source_id", "doc_id", "question", "id", "answer"})
 RIGHT_F1 = 0.5          # an answer is right when its German-normalised F1 reaches this (Kamath et al.)
 TARGET_PRECISION = 90   # coverage_at_90: the most coverage at this precision (percent) or more
 CURVE_POINTS = 101      # metrics.json keeps at most this many points of the curve
