@@ -185,6 +185,19 @@ def test_corpus_from_dataset_needs_contexts(tmp_path, fake_system, capsys):
     assert "--corpus-from-dataset needs contexts" in capsys.readouterr().err
 
 
+def test_an_index_over_another_corpus_is_named_with_its_corpus(tmp_path, fake_system, capsys):
+    plain = tmp_path / "q.jsonl"
+    plain.write_text('{"id": "a", "question": "Wo?", "answers": ["Genf"]}\n', encoding="utf-8")
+    corpus = tmp_path / "articles"
+    corpus.mkdir()
+    assert main(["eval", str(plain), "--corpus", str(corpus), "--index-dir", str(tmp_path / "idx")]) == 0
+    settings = fake_system[-1]["settings"]
+    assert settings.corpus_dir == corpus and settings.index_dir == tmp_path / "idx"
+    capsys.readouterr()
+    assert main(["eval", str(plain), "--corpus", str(tmp_path / "missing")]) == 2
+    assert "no such folder" in capsys.readouterr().err
+
+
 def test_eval_compare_reports_deltas_and_changed_questions(squad_file, tmp_path, fake_system, monkeypatch, capsys):
     run_a, run_b = tmp_path / "a", tmp_path / "b"
     assert main(["eval", str(squad_file), "--corpus-from-dataset", "--out", str(run_a)]) == 0

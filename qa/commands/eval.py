@@ -114,6 +114,9 @@ def register(subparsers) -> None:
     run.add_argument("--k", type=int, default=None, help="passages retrieved per question (default 3)")
     run.add_argument("--top-n", type=int, default=1, help="answers asked for per question (default 1; the first is scored)")
     run.add_argument("--index-dir", type=Path, default=None, help="the index to use (default: index/)")
+    run.add_argument("--corpus", dest="corpus_dir", type=Path, default=None,
+                     help="the articles that index was built from (default: seeds/ or $QA_CORPUS_DIR); "
+                          "an index over another corpus needs it, or it is brought up to date with seeds/")
     run.add_argument("--reader", dest="reader_model", default=None, metavar="NAME_OR_PATH",
                      help="QA model: builtin (default), a local folder or a hub name")
     run.add_argument("--out", type=Path, default=None, metavar="DIR",
@@ -134,7 +137,11 @@ def register(subparsers) -> None:
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    settings = Settings.from_env().replace(index_dir=args.index_dir, reader_model=args.reader_model, k=args.k)
+    settings = Settings.from_env().replace(index_dir=args.index_dir, corpus_dir=getattr(args, "corpus_dir", None),
+                                           reader_model=args.reader_model, k=args.k)
+    if settings.corpus_dir is not None and not Path(settings.corpus_dir).is_dir():
+        raise QAError(f"--corpus {settings.corpus_dir}: no such folder; give the folder of articles "
+                      "the index was built from")
     # Everything a user can get wrong is checked before any model loads or file is written.
     articles = None if args.articles is None else parse_articles(args.articles)
     dataset = load_dataset(args.dataset, articles=articles, questions_from=args.questions_from, limit=args.limit)
