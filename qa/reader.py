@@ -136,13 +136,15 @@ class TransformersReader:
     window"), plus ``passage_prior`` x (its hit's dense cosine - the best hit's), a retrieval
     prior (``Hit.score`` stands in when a hit has no dense score). ``passage_prior=0``,
     ``null_weight=0`` and ``mode="joint"`` is the original reader. ``whole_words`` widens spans
-    to whole words.
+    to whole words. ``span_rules`` keeps every answer inside one sentence and cuts a listed pair
+    of names to the first for a question that asks for one (``asks_for_one_name``); False
+    reads as before those rules (benchmarks/answer_spans.py measures the difference).
     """
 
     def __init__(self, model, tokenizer, *, name: str, max_length: int = 384, stride: int = 128,
                  batch_size: int = 8, n_best: int = 20, mode: ReadMode = DEFAULT_MODE,
                  whole_words: bool = True, passage_prior: float = DEFAULT_PASSAGE_PRIOR,
-                 null_weight: float = DEFAULT_NULL_WEIGHT) -> None:
+                 null_weight: float = DEFAULT_NULL_WEIGHT, span_rules: bool = True) -> None:
         if not getattr(tokenizer, "is_fast", False):
             raise QAError(
                 f"reader {name!r}: its tokenizer ({type(tokenizer).__name__}) is not a fast "
@@ -164,6 +166,7 @@ class TransformersReader:
         self.whole_words = whole_words
         self.passage_prior = float(passage_prior)
         self.null_weight = float(null_weight)
+        self.span_rules = span_rules
 
     def __repr__(self) -> str:
         return (f"TransformersReader(name={self.name!r}, mode={self.mode!r}, max_length={self.max_length}, "
@@ -187,7 +190,7 @@ class TransformersReader:
             self._cut_question(question), contexts, max_answer_tokens)
         return self._evidence(hits, candidates, null_logit, windows, top_n=top_n,
                               offsets=self._ranking_offsets(hits, candidates),
-                              one_name=asks_for_one_name(question))
+                              one_name=self.span_rules and asks_for_one_name(question))
 
     def _ranking_offsets(self, hits: list[Hit], candidates: list[_Candidate]) -> np.ndarray | None:
         """What ranking adds to each candidate's raw logit; None (nothing) for the original reader."""
@@ -368,7 +371,8 @@ class TransformersReader:
                 segment = _segment_of(context, char_start, char_end)
                 if segment is None:
                     continue  # crosses the boundary between two joined chunks
-                if _crosses_sentence(segment, char_start - segment.start, char_end - segment.start):
+                if self.span_rules and _crosses_sentence(segment, char_start - segment.start,
+                                                         char_end - segment.start):
                     continue  # "leisten . Auch aus ...": an answer is a phrase of one sentence
                 spans.append(_Candidate(
                     hit_index=segment.hit_index,

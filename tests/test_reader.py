@@ -426,9 +426,12 @@ def test_no_answer_crosses_a_sentence_boundary(tiny_model_and_tokenizer):
     texts = {text[c.chunk_start:c.chunk_end] for c in spans}
     assert "gegenüber leisten." in texts
     assert not any(second in range(c.chunk_start + 1, c.chunk_end) for c in spans)
-    # without sentence bounds (a chunk that has none) nothing is dropped for it
+    # without sentence bounds (a chunk that has none), or with the rules off, nothing is dropped
     bare = _Context(text, (_Segment(0, 0, len(text)),))
     spans = reader._window_spans(bare, words, np.ones(len(words), bool), starts, ends, 0.0, 30)
+    assert any(c.chunk_start < second < c.chunk_end for c in spans)
+    off = make_reader(tiny_model_and_tokenizer, mode="separate", whole_words=False, span_rules=False)
+    spans = off._window_spans(context, words, np.ones(len(words), bool), starts, ends, 0.0, 30)
     assert any(c.chunk_start < second < c.chunk_end for c in spans)
 
 
