@@ -346,6 +346,26 @@ def cross_validated(rows: list[dict], names: tuple[str, ...], folds: int = 5, se
     return out
 
 
+def compare_feature_sets(fit_rows: list[dict]) -> tuple[dict[str, tuple[float, float]], list[str]]:
+    """Out-of-fold (5-fold, three shuffles) area and coverage@90 of each feature set on the
+    users'-style fit rows, and the markdown table rows saying so."""
+    users = [r for r in fit_rows if r["source"] in USER_SETS]
+    user_mask = np.array([r["source"] in USER_SETS for r in fit_rows])
+    scores = {}
+    lines = []
+    for label, names in FEATURE_SETS.items():
+        runs = [summarise(cross_validated(fit_rows, names, seed=seed)[user_mask], users) for seed in range(3)]
+        scores[label] = (float(np.mean([r["area"] for r in runs])), float(np.mean([r["coverage@90"] for r in runs])))
+        lines.append(f"| logistic: {label} | {scores[label][0]:.1f} | {scores[label][1]:.1f} |")
+    try:
+        s = summarise(cross_validated(fit_rows, FEATURE_NAMES, boosting=True)[user_mask], users)
+        lines.append(f"| gradient boosting (scikit-learn, depth 3, 200 rounds): all | {s['area']:.1f} | "
+                     f"{s['coverage@90']:.1f} |")
+    except ImportError:
+        lines.append("| gradient boosting | not measured (scikit-learn not installed) | |")
+    return scores, lines
+
+
 def fit(args) -> int:
     rows = load_rows(args.rows)
     fit_rows = [r for r in rows if r["split"] == "fit"]
@@ -353,18 +373,8 @@ def fit(args) -> int:
     y = np.array([r["correct"] for r in fit_rows], dtype=float)
     print(f"{len(fit_rows)} fit rows ({len(users)} users'-style); right: {y.mean():.3f}")
     user_mask = np.array([r["source"] in USER_SETS for r in fit_rows])
-    scores = {}
-    for label, names in FEATURE_SETS.items():
-        runs = [summarise(cross_validated(fit_rows, names, seed=seed)[user_mask], users) for seed in range(3)]
-        scores[label] = (float(np.mean([r["area"] for r in runs])), float(np.mean([r["coverage@90"] for r in runs])))
-        print(f"  {label}: 5-fold x3 on users'-style fit rows: area {scores[label][0]:.1f}, "
-              f"coverage@90 {scores[label][1]:.1f}")
-    try:
-        oof = cross_validated(fit_rows, FEATURE_NAMES, boosting=True)
-        print(f"  gradient boosting, all features: 5-fold on users'-style fit rows: "
-              f"{format_summary(summarise(oof[user_mask], users))}")
-    except ImportError:
-        print("  (gradient boosting skipped: pip install scikit-learn to compare it)")
+    scores, lines = compare_feature_sets(fit_rows)
+    print("\n".join(lines))
     best_area = max(area for area, _ in scores.values())
     chosen = min((label for label, (area, _) in scores.items() if area >= best_area - 0.5),
                  key=lambda label: len(FEATURE_SETS[label]))
@@ -477,6 +487,48 @@ def report(args) -> int:
             f"{tiers(new_s, 'unanswerable')} | {_f(new_s.get('confident right'))} | {new_s['f1 shown']:.1f} | "
             f"{new_s['f1 never refuse']:.1f} | {_f(old_s.get('tiers answerable', {}).get('none'))} / "
             f"{_f(old_s.get('tiers unanswerable', {}).get('none'))} |")
+    lines += ["", "Issue 13's targets on the held-out parts of our own sets (✓ met, ✗ not met):", ""]
+    own = [(name, members) for name, members in groups.items()
+           if not name.startswith(" ") and not name.startswith("XQuAD") and "(measure)" not in name]
+    for name, members in own:
+        conf = np.array([0.0 if r["features"] is None else policy.probability(ConfidenceFeatures(
+            **r["features"])) for r in members])
+        tiers = np.array([policy.tier(float(c), has_answer=bool(r["candidate"])) for c, r in zip(conf, members)])
+        ans = np.array([r["answerable"] for r in members])
+        para = np.array([r["style"] == "paraphrase" and r["answerable"] for r in members])
+        right = np.array([r["correct"] for r in members])
+        s_new = summarise(conf, members, policy=policy)
+        s_old = summarise(np.array([r["legacy"] for r in members]), members, legacy=True)
+        checks = []
+        if para.any():
+            v = 100 * float((tiers[para] == "none").mean())
+            checks.append(f"paraphrased answerable in none {v:.1f} % (≤ 10) {'✓' if v <= 10 else '✗'}")
+        v = 100 * float((tiers[ans] == "none").mean())
+        checks.append(f"answerable in none {v:.1f} % (≤ 5) {'✓' if v <= 5 else '✗'}")
+        if (~ans).any():
+            v = 100 * float((tiers[~ans] != "confident").mean())
+            w = 100 * float((tiers[~ans] == "confident").mean())
+            checks.append(f"unanswerable none or uncertain {v:.1f} % (≥ 80) {'✓' if v >= 80 else '✗'}, "
+                          f"confident {w:.1f} % (≤ 10) {'✓' if w <= 10 else '✗'}")
+        d = s_new["f1 shown"] - s_new["f1 never refuse"]
+        checks.append(f"F1 shown {s_new['f1 shown']:.1f} vs never refuse {s_new['f1 never refuse']:.1f} "
+                      f"(within 2 or above) {'✓' if d >= -2 else '✗'}")
+        conf_mask = tiers == "confident"
+        p = 100 * float(right[conf_mask].mean()) if conf_mask.any() else 0.0
+        c = 100 * float(conf_mask[ans].mean())
+        checks.append(f"confident right {p:.1f} % (≥ 85) {'✓' if p >= 85 else '✗'}, answerable with a "
+                      f"confident answer {c:.1f} % (≥ 50) {'✓' if c >= 50 else '✗'}")
+        checks.append(f"area {s_old['area']:.1f} → {s_new['area']:.1f} (better than the old policy) "
+                      f"{'✓' if s_new['area'] > s_old['area'] else '✗'}")
+        lines.append(f"- {name}: " + "; ".join(checks) + ".")
+    fit_rows = [r for r in rows if r["split"] == "fit"]
+    _, cv_lines = compare_feature_sets(fit_rows)
+    lines += ["", f"How the shipped model was chosen (`python benchmarks/calibrate_confidence.py fit`): "
+              f"{len(fit_rows)} fit rows, of which {sum(r['source'] in USER_SETS for r in fit_rows)} "
+              "users'-style (abstention_calibration, the fit halves of seeds_paraphrase and gnad_dev); "
+              "out-of-fold area and coverage@90 on the users'-style fit rows, 5 folds by question, "
+              "three shuffles:", "", "| model: features | area | coverage@90 |", "|---|---|---|", *cv_lines,
+              "", f"Shipped: {policy}."]
     text = "\n".join(lines)
     print(text)
     if args.write:

@@ -57,14 +57,14 @@ def build_reader(settings: Settings):
 
 def build_pipeline(settings: Settings, *, rebuild: bool = False, allow_rebuild: bool = True,
                    show_progress: bool = True) -> "QAPipeline":
-    """Embedder, index, retriever, reader and abstention policy for ``settings``, loaded once."""
+    """Embedder, index, retriever, reader and confidence policy for ``settings``, loaded once."""
     retriever, _ = build_retriever(settings, rebuild=rebuild, allow_rebuild=allow_rebuild,
                                    show_progress=show_progress)
     return pipeline_for(settings, retriever)
 
 
 def pipeline_for(settings: Settings, retriever: Retriever) -> "QAPipeline":
-    """Reader and abstention policy for ``settings`` around an existing ``retriever``."""
+    """Reader and confidence policy for ``settings`` around an existing ``retriever``."""
     from qa.pipeline import QAPipeline
 
     return QAPipeline(retriever, build_reader(settings))

@@ -12,8 +12,9 @@ also gets windows whose answer is missing (the most e5-similar other paragraph o
 articles, and with ``--cut-answer-sentence`` its own paragraph without the sentence holding the
 answer; with ``--swap-terms`` the question itself with one name or number swapped for one
 the paragraph does not mention), labelled with position 0 so the [CLS] logit learns "not
-here". Articles 30-39 stay out of it so that abstention can be calibrated on them
-(benchmarks/calibrate_abstention.py --xquad-articles 30-39). Measured in docs/BENCHMARKS.md
+here". Articles 30-39 stay out of it so that the confidence can be calibrated on them (the
+experiment used benchmarks/calibrate_abstention.py --xquad-articles 30-39, since replaced by
+benchmarks/calibrate_confidence.py). Measured in docs/BENCHMARKS.md
 (section "No-answer fine-tuning (experiment, not shipped)"); the built-in reader does not
 include it.
 
