@@ -19,7 +19,8 @@ Rows (what the fit may see, and what it may not):
   each sampled question read three ways: the top k of the articles' paragraphs by e5 cosine
   (with its gold paragraph: answerable), the top k with the gold paragraph taken out
   (unanswerable, on topic), and the top k with the gold paragraph's answer sentence cut out
-  (unanswerable, on topic, the paragraph itself still there); eval/abstention_calibration.jsonl;
+  (unanswerable, on topic, the paragraph itself still there), and the same questions with a
+  name or number swapped (unanswerable, on topic); eval/abstention_calibration.jsonl;
   the ``fit`` rows of eval/seeds_paraphrase.jsonl and eval/gnad_dev.jsonl.
 - holdout (reported): the ``holdout`` rows of those two sets, eval/seeds_holdout.jsonl, XQuAD
   articles 40-47 read the first two ways.
@@ -181,6 +182,46 @@ def xquad_rows(pipeline, *, articles: range, n_questions: int, k: int, seed: int
     return rows
 
 
+def xquad_swap_rows(pipeline, *, articles: range, n_questions: int, k: int, seed: int) -> list[dict]:
+    """Sampled XQuAD questions (German and English) with one name or number swapped for a near
+    one their paragraph does not mention (qa.train_reader.swapped_term_negatives, SQuAD 2.0's
+    entity swap: "Wann starb Tesla?" -> "Wann starb Newton?"), asked of the top k paragraphs
+    they retrieve: unanswerable, on topic, with a tempting answer of the right type."""
+    from qa.train_reader import QAExample, swapped_term_negatives
+
+    german = json.loads((XQUAD / "xquad.de.json").read_text(encoding="utf-8"))["data"]
+    english = json.loads((XQUAD / "xquad.en.json").read_text(encoding="utf-8"))["data"]
+    english_questions = {qa["id"]: qa["question"] for article in english
+                         for paragraph in article["paragraphs"] for qa in paragraph["qas"]}
+    paragraphs = [(a, p, german[a]["paragraphs"][p]["context"])
+                  for a in articles for p in range(len(german[a]["paragraphs"]))]
+    chunks = [Chunk(doc_id=f"xquad-{a}-{p}", start=0, end=len(text), text=text,
+                    sentences=tuple(split_sentences(text))) for a, p, text in paragraphs]
+    embedder = pipeline.embedder
+    vectors = embedder.encode_passages([c.text for c in chunks], show_progress=True)
+    pool = [(j, qa) for j, (a, p, _) in enumerate(paragraphs) for qa in german[a]["paragraphs"][p]["qas"]]
+    sample = random.Random(seed + 1).sample(pool, min(n_questions, len(pool)))
+    examples = []
+    for j, qa in sample:
+        answer = qa["answers"][0]
+        for lang, question in (("de", qa["question"]), ("en", english_questions.get(qa["id"]))):
+            if question:
+                examples.append(QAExample(qa["id"], lang, question, chunks[j].text,
+                                          answer["answer_start"], answer["text"]))
+    swapped = swapped_term_negatives(examples, embedder, per_question=1, seed=seed)
+    rows = []
+    for example in tqdm(swapped, desc=f"XQuAD {articles.start}-{articles.stop - 1} swapped"):
+        similarities = vectors @ embedder.encode_queries([example.question])[0]
+        hits = [Hit(chunk=chunks[i], score=float(similarities[i]), rank=r + 1, title=chunks[i].doc_id,
+                    dense_score=float(similarities[i]))
+                for r, i in enumerate(np.argsort(-similarities)[:k])]
+        evidence = pipeline.reader.read_with_evidence(example.question, hits, top_n=SUPPORT_CANDIDATES)
+        rows.append(make_row(source="xquad name swapped", split="fit", item_id=example.qid.split("#")[0],
+                             question=example.question, answers=[], lang=example.language,
+                             style="name swapped", hits=hits, evidence=evidence))
+    return rows
+
+
 def _cut_answer_sentence(chunk: Chunk, answers: list[str]) -> Chunk | None:
     """The paragraph without the sentences that hold an answer (None when one still does, or
     too little is left)."""
@@ -192,7 +233,8 @@ def _cut_answer_sentence(chunk: Chunk, answers: list[str]) -> Chunk | None:
                  sentences=tuple(split_sentences(text)))
 
 
-PARTS = ("calibration", "seeds_dev", "seeds_holdout", "paraphrase", "gnad", "xquad_fit", "xquad_holdout")
+PARTS = ("calibration", "seeds_dev", "seeds_holdout", "paraphrase", "gnad", "xquad_fit", "xquad_swap",
+         "xquad_holdout")
 
 
 def collect(args) -> int:
@@ -222,6 +264,8 @@ def collect(args) -> int:
         elif part == "xquad_fit":
             rows = xquad_rows(seeds, articles=FIT_ARTICLES, n_questions=args.xquad_questions, k=k, seed=0,
                               split="fit", cut_sentence=True)
+        elif part == "xquad_swap":
+            rows = xquad_swap_rows(seeds, articles=FIT_ARTICLES, n_questions=args.xquad_questions, k=k, seed=0)
         else:
             rows = xquad_rows(seeds, articles=HELD_OUT_ARTICLES, n_questions=args.xquad_held_out, k=k, seed=0,
                               split="holdout", cut_sentence=False)

@@ -371,7 +371,8 @@ class TransformersReader:
                 segment = _segment_of(context, char_start, char_end)
                 if segment is None:
                     continue  # crosses the boundary between two joined chunks
-                if self.span_rules and _crosses_sentence(segment, char_start - segment.start,
+                if self.span_rules and _crosses_sentence(segment, _skip_space(context.text, char_start,
+                                                                              char_end) - segment.start,
                                                          char_end - segment.start):
                     continue  # "leisten . Auch aus ...": an answer is a phrase of one sentence
                 spans.append(_Candidate(
@@ -440,6 +441,14 @@ def _chunk_sentences(hit: Hit) -> tuple[tuple[int, int], ...]:
     chunk = hit.chunk
     return tuple((s - chunk.start, e - chunk.start) for s, e in chunk.sentences
                  if chunk.start <= s < e <= chunk.end)
+
+
+def _skip_space(text: str, start: int, end: int) -> int:
+    """``start`` moved past leading whitespace: sentencepiece offsets ("▁Christian") often
+    include the space before a word, which lies before the sentence the word starts."""
+    while start < end and text[start].isspace():
+        start += 1
+    return start
 
 
 def _crosses_sentence(segment: _Segment, start: int, end: int) -> bool:

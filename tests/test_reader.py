@@ -430,6 +430,14 @@ def test_no_answer_crosses_a_sentence_boundary(tiny_model_and_tokenizer):
     bare = _Context(text, (_Segment(0, 0, len(text)),))
     spans = reader._window_spans(bare, words, np.ones(len(words), bool), starts, ends, 0.0, 30)
     assert any(c.chunk_start < second < c.chunk_end for c in spans)
+    # a word's offsets that include the space before it (sentencepiece's "▁Auch") still start
+    # the second sentence: the span beginning there does not cross
+    spaced = list(words)
+    spaced[3] = (spaced[3][0] - 1, spaced[3][1])
+    starts2, ends2 = np.full(len(words), -5.0), np.full(len(words), -5.0)
+    starts2[3], ends2[5] = 5.0, 5.0      # " Auch aus Berlin"
+    spans = reader._window_spans(context, spaced, np.ones(len(words), bool), starts2, ends2, 0.0, 30)
+    assert any(text[c.chunk_start:c.chunk_end].strip() == "Auch aus Berlin" for c in spans)
     off = make_reader(tiny_model_and_tokenizer, mode="separate", whole_words=False, span_rules=False)
     spans = off._window_spans(context, words, np.ones(len(words), bool), starts, ends, 0.0, 30)
     assert any(c.chunk_start < second < c.chunk_end for c in spans)
