@@ -109,12 +109,14 @@ def tag(text: str) -> tuple[tuple[str, str], ...]:
 
 
 def names_and_numbers(question: str, *, english: bool) -> tuple[str, ...]:
-    """The terms of ``question`` a paraphrase keeps: numbers and dates (by pattern) and, for a
-    German question, proper nouns (HanTa's NE, or NN words inside a hyphenated name such as
-    "Nato-Gipfel" are not: only the NE). English names are spelt differently in German
-    articles ("Russia", "Russland"), so an English question contributes its numbers only."""
+    """The terms of ``question`` a paraphrase keeps: numbers (by pattern or HanTa's CARD) and,
+    for a German question, proper nouns (HanTa's NE; a common noun such as "Nato-Gipfel" is
+    NN and does not count). The first word is the question word and is skipped. English names
+    are spelt differently in German articles ("Russia", "Russland"), so an English question
+    contributes its numbers only."""
+    words = [(w, "") for w in _TOKEN.findall(question)] if english else tag(question)[1:]
     terms: list[str] = []
-    for word, pos in tag(question)[1:] if not english else ((w, "") for w in _TOKEN.findall(question)):
+    for word, pos in words:
         if len(word) < 2:
             continue
         if _NUMBER.search(word) or (not english and pos == "CARD" and word.casefold() not in NUMBER_WORDS):
@@ -127,7 +129,8 @@ def names_and_numbers(question: str, *, english: bool) -> tuple[str, ...]:
 def mentions(passage: str, term: str) -> bool:
     """Whether ``passage`` mentions ``term``: its first five characters occur in it, case-folded
     (so "Russlands" finds "Russland", "Nato" finds "Nato-Gipfel"), or, for a capital or country,
-    its counterpart does (``CAPITALS``). Numbers must occur whole."""
+    its counterpart does (``CAPITALS``) at the start of a word ("eu" in "EU-Gipfel", not in
+    "neue"). Numbers must occur whole."""
     text = passage.casefold()
     folded = term.casefold()
     if _NUMBER.search(folded):
@@ -135,7 +138,7 @@ def mentions(passage: str, term: str) -> bool:
         return folded in text or (len(digits) >= 3 and digits in re.sub(r"(?<=\d)[\s.\u202f\u00a0](?=\d)", "", text))
     if folded[:5] in text:
         return True
-    return any(alias in text for alias in CAPITALS.get(folded, ()))
+    return any(re.search(rf"(?<!\w){re.escape(alias)}", text) for alias in CAPITALS.get(folded, ()))
 
 
 def kind_agreement(kind: str | None, answer: str) -> float:

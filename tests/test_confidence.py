@@ -56,6 +56,9 @@ def test_mentions_tolerates_inflection_capitals_and_spaced_numbers():
     assert mentions(passage, "Washington") and mentions(passage, "Moskau")   # capital for country
     assert mentions(passage, "13000") and mentions(passage, "13 000")
     assert not mentions(passage, "Frankreich") and not mentions(passage, "2014")
+    # a counterpart counts only at the start of a word: "eu" in "EU-Gipfel", not in "neue"
+    assert mentions("Beim EU-Gipfel hieß es", "Brüssel")
+    assert not mentions("Die neue Regel gilt heute", "Brüssel")
 
 
 def _hit(text: str, *, rank: int = 1, cosine: float = 0.8, doc: str = "d.txt") -> Hit:
