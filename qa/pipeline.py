@@ -5,7 +5,7 @@ import logging
 from typing import Iterable, Sequence
 
 from qa.chat import detect_language, resolve_followup
-from qa.confidence import SUPPORT_CANDIDATES, ConfidencePolicy, dense_similarity, evidence_features
+from qa.confidence import SUPPORT_CANDIDATES, ConfidencePolicy, evidence_features
 from qa.errors import QAError
 from qa.reader import Reader
 from qa.retriever import Retriever, check_question
@@ -14,9 +14,6 @@ from qa.types import Response
 log = logging.getLogger(__name__)
 
 MAX_QUESTION_CHARS = 2000
-
-__all__ = ["QAPipeline", "dense_similarity", "MAX_QUESTION_CHARS"]
-
 
 class QAPipeline:
     """Ties a Retriever and a Reader together and grades each answer's confidence."""
