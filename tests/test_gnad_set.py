@@ -6,13 +6,13 @@ csv only; rows 50-949 are reserved for measuring the product. The csv-dependent 
 """
 from __future__ import annotations
 
-import json
 import re
-import unicodedata
 from collections import Counter
 from pathlib import Path
 
 import pytest
+
+from tests.test_question_sets import load, normalise_question
 
 from benchmarks.gnad_corpus import GNAD, file_name, main, read_gnad, write_gnad_corpus
 
@@ -34,21 +34,6 @@ HOLDOUT_ROWS = range(950, 1028)
 LABELS = {"Sport", "Wirtschaft", "Inland", "International", "Web", "Panorama", "Etat", "Kultur", "Wissenschaft"}
 
 needs_csv = pytest.mark.skipif(not GNAD.is_file(), reason=f"{GNAD} is absent")
-
-
-def load(path: Path) -> list[dict]:
-    rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        assert line.strip(), f"{path.name}:{number}: blank line"
-        obj = json.loads(line)
-        assert isinstance(obj, dict), f"{path.name}:{number}: not an object"
-        rows.append(obj)
-    return rows
-
-
-def normalise(text: str) -> str:
-    """Case, punctuation and spacing do not make two questions different."""
-    return " ".join(re.findall(r"\w+", unicodedata.normalize("NFKC", text).casefold()))
 
 
 @pytest.fixture(scope="module")
@@ -124,10 +109,10 @@ def test_counts_styles_splits_and_spread(gnad_set):
 
 
 def test_no_question_repeats_one_of_this_or_the_seed_sets(gnad_set):
-    counts = Counter(normalise(r["question"]) for r in gnad_set)
+    counts = Counter(normalise_question(r["question"]) for r in gnad_set)
     assert [q for q, n in counts.items() if n > 1] == []
-    taken = {normalise(r["question"]) for path in OTHER_SETS for r in load(path)}
-    assert [r["id"] for r in gnad_set if normalise(r["question"]) in taken] == []
+    taken = {normalise_question(r["question"]) for path in OTHER_SETS for r in load(path)}
+    assert [r["id"] for r in gnad_set if normalise_question(r["question"]) in taken] == []
 
 
 @needs_csv

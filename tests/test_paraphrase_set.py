@@ -10,13 +10,13 @@ Failure messages name rows of this file only, never the text of seeds_holdout.js
 """
 from __future__ import annotations
 
-import json
 import re
-import unicodedata
 from collections import Counter
 from pathlib import Path
 
 import pytest
+
+from tests.test_question_sets import load, normalise_question
 
 ROOT = Path(__file__).resolve().parents[1]
 SEEDS = ROOT / "seeds"
@@ -39,24 +39,6 @@ OPTIONAL_KEYS = {"note"}
 MIN_ANSWERABLE = 70
 MIN_UNANSWERABLE = 20
 MIN_PER_SPLIT = 30
-
-
-def load(path: Path) -> list[dict]:
-    rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        assert line.strip(), f"{path.name}:{number}: blank line"
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError as error:
-            pytest.fail(f"{path.name}:{number}: not JSON ({error})")
-    assert rows, f"{path.name} is empty"
-    return rows
-
-
-def normalise(text: str) -> str:
-    """Case, punctuation and spacing do not make two questions different."""
-    text = unicodedata.normalize("NFKC", text).casefold()
-    return " ".join(re.findall(r"\w+", text))
 
 
 def german_fact_splits(dev_rows: list[dict]) -> dict[tuple[str, tuple[str, ...]], str]:
@@ -171,12 +153,12 @@ def test_paraphrases_differ_from_their_source_and_from_every_other_set(rows, dev
     for row in rows:
         if row["answers"]:
             source = dev_by_id[row["source_id"]]
-            assert normalise(row["question"]) != normalise(source["question"]), f"{row['id']}: same as {source['id']}"
-    own = Counter(normalise(row["question"]) for row in rows)
+            assert normalise_question(row["question"]) != normalise_question(source["question"]), f"{row['id']}: same as {source['id']}"
+    own = Counter(normalise_question(row["question"]) for row in rows)
     assert [q for q, n in own.items() if n > 1] == [], "a question occurs twice in the paraphrase set"
     for path in (DEV, CALIBRATION, HOLDOUT):
-        others = {normalise(row["question"]) for row in load(path)}
-        repeated = [row["id"] for row in rows if normalise(row["question"]) in others]
+        others = {normalise_question(row["question"]) for row in load(path)}
+        repeated = [row["id"] for row in rows if normalise_question(row["question"]) in others]
         assert repeated == [], f"these rows repeat a question of {path.name}: {repeated}"
 
 

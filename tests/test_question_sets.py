@@ -32,13 +32,17 @@ CALIBRATION_OFF_TOPIC = 30
 
 
 def load(path: Path) -> list[dict]:
+    """The rows of a JSONL question set; a blank line, bad JSON or a non-object fails the test
+    at its line (tests/test_paraphrase_set.py and test_gnad_set.py use this one too)."""
     rows = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         assert line.strip(), f"{path.name}:{number}: blank line"
         try:
-            rows.append(json.loads(line))
+            row = json.loads(line)
         except json.JSONDecodeError as error:
             pytest.fail(f"{path.name}:{number}: not JSON ({error})")
+        assert isinstance(row, dict), f"{path.name}:{number}: not an object"
+        rows.append(row)
     assert rows, f"{path.name} is empty"
     return rows
 
