@@ -40,12 +40,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
 import random
-import re
 import sys
 import time
+from dataclasses import dataclass, replace
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 from tqdm import tqdm
@@ -55,11 +55,13 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from benchmarks.report import update_section  # noqa: E402
+from embeddings.atomic import atomic_file  # noqa: E402
 from embeddings.chunking import Chunk  # noqa: E402
 from embeddings.sentences import split_sentences  # noqa: E402
 from qa.chat import detect_language  # noqa: E402
 from qa.confidence import (FEATURE_NAMES, SUPPORT_CANDIDATES, ConfidenceFeatures,  # noqa: E402
                            ConfidencePolicy, evidence_features)
+from qa.evaluation.metrics import area_under_curve, coverage_at_precision, risk_coverage_curve  # noqa: E402
 from qa.evaluation.scoring import score_answer  # noqa: E402
 from qa.types import Hit  # noqa: E402
 
@@ -74,30 +76,28 @@ USER_SETS = ("abstention_calibration", "seeds_paraphrase", "gnad_dev")
 
 # -- the policy shipped before: kept only to compare against ---------------------------------
 
-_WORD = re.compile(r"\w[\w-]*")
+# AbstentionPolicy as shipped until the tiers (19006fc): the same logistic over margin, best
+# cosine, the share of capitalised words and numbers the answer's passage does not mention
+# (qa.train_reader.key_terms, the rule it used) and an English constant; answers at 0.45.
+LEGACY = ConfidencePolicy(weights={"margin": 0.1575, "retrieval": 30.1092, "unmentioned": -4.108,
+                                   "english": 0.55}, bias=-26.7804, none_below=0.45, confident_from=0.45)
 
 
 def _legacy_unmentioned(question: str, passage: str, english: bool) -> float:
-    terms = [w for w in _WORD.findall(question)[1:]
-             if len(w) >= 3 and (w[:1].isupper() or any(c.isdigit() for c in w))]
+    from qa.train_reader import key_terms, mentions
+
+    terms = key_terms(question)
     if not terms or english:
         return 0.0
-    text = passage.casefold()
-    return sum(t.casefold()[:5] not in text for t in terms) / len(terms)
+    return sum(not mentions(passage, t) for t in terms) / len(terms)
 
 
-def legacy_confidence(question: str, hits, evidence, english: bool) -> float:
-    """The confidence of the AbstentionPolicy shipped until this change (threshold 0.45)."""
-    margin = evidence.no_answer_margin
-    if margin is None or not evidence.answers or not hits:
+def legacy_confidence(question: str, evidence, features: ConfidenceFeatures | None) -> float:
+    """The confidence of the AbstentionPolicy shipped until the tiers, from the same read."""
+    if features is None:
         return 0.0
-    best = max((h.dense_score if h.dense_score is not None else h.score) for h in hits)
-    z = (0.1575 * margin + 30.1092 * best - 4.108 * _legacy_unmentioned(
-        question, evidence.answers[0].hit.chunk.text, english) + (0.55 if english else 0.0) - 26.7804)
-    return 1.0 / (1.0 + math.exp(-max(min(z, 60.0), -60.0)))
-
-
-LEGACY_THRESHOLD = 0.45
+    unmentioned = _legacy_unmentioned(question, evidence.answers[0].hit.chunk.text, bool(features.english))
+    return LEGACY.probability(replace(features, unmentioned=unmentioned))
 
 
 # -- reading ---------------------------------------------------------------------------------
@@ -117,7 +117,7 @@ def make_row(*, source: str, split: str, item_id: str, question: str, answers: l
             "style": style, "answerable": bool(answers), "answers": answers, "candidate": candidate,
             "correct": correct,
             "features": None if features is None else {n: getattr(features, n) for n in FEATURE_NAMES},
-            "legacy": legacy_confidence(question, hits, evidence, english)}
+            "legacy": legacy_confidence(question, evidence, features)}
 
 
 def set_rows(pipeline, path: Path, *, k: int, split_of) -> list[dict]:
@@ -137,8 +137,19 @@ def set_rows(pipeline, path: Path, *, k: int, split_of) -> list[dict]:
     return rows
 
 
-def xquad_rows(pipeline, *, articles: range, n_questions: int, k: int, seed: int, split: str,
-               cut_sentence: bool) -> list[dict]:
+@dataclass(frozen=True)
+class XQuadPool:
+    """XQuAD articles as retrievable German paragraphs: chunks, their e5 vectors, and every
+    (paragraph index, German question) pair, with the English wording of each question id."""
+
+    articles: range
+    chunks: list[Chunk]
+    vectors: np.ndarray
+    questions: list[tuple[int, dict]]
+    english: dict[str, str]
+
+
+def xquad_pool(embedder, articles: range) -> XQuadPool:
     german = json.loads((XQUAD / "xquad.de.json").read_text(encoding="utf-8"))["data"]
     english = json.loads((XQUAD / "xquad.en.json").read_text(encoding="utf-8"))["data"]
     english_questions = {qa["id"]: qa["question"] for article in english
@@ -147,12 +158,18 @@ def xquad_rows(pipeline, *, articles: range, n_questions: int, k: int, seed: int
                   for a in articles for p in range(len(german[a]["paragraphs"]))]
     chunks = [Chunk(doc_id=f"xquad-{a}-{p}", start=0, end=len(text), text=text,
                     sentences=tuple(split_sentences(text))) for a, p, text in paragraphs]
-    embedder = pipeline.embedder
     vectors = embedder.encode_passages([c.text for c in chunks], show_progress=True)
-    pool = [(j, qa) for j, (a, p, _) in enumerate(paragraphs) for qa in german[a]["paragraphs"][p]["qas"]]
+    questions = [(j, qa) for j, (a, p, _) in enumerate(paragraphs) for qa in german[a]["paragraphs"][p]["qas"]]
+    return XQuadPool(articles, chunks, vectors, questions, english_questions)
+
+
+def xquad_rows(pipeline, pool: XQuadPool, *, n_questions: int, k: int, seed: int, split: str,
+               cut_sentence: bool) -> list[dict]:
+    chunks, vectors, english_questions = pool.chunks, pool.vectors, pool.english
+    embedder = pipeline.embedder
     rows = []
-    sample = random.Random(seed).sample(pool, min(n_questions, len(pool)))
-    for j, qa in tqdm(sample, desc=f"XQuAD {articles.start}-{articles.stop - 1}"):
+    sample = random.Random(seed).sample(pool.questions, min(n_questions, len(pool.questions)))
+    for j, qa in tqdm(sample, desc=f"XQuAD {pool.articles.start}-{pool.articles.stop - 1}"):
         answers = sorted({a["text"] for a in qa["answers"]})
         for lang, question in (("de", qa["question"]), ("en", english_questions.get(qa["id"]))):
             if not question:
@@ -182,25 +199,16 @@ def xquad_rows(pipeline, *, articles: range, n_questions: int, k: int, seed: int
     return rows
 
 
-def xquad_swap_rows(pipeline, *, articles: range, n_questions: int, k: int, seed: int) -> list[dict]:
+def xquad_swap_rows(pipeline, pool: XQuadPool, *, n_questions: int, k: int, seed: int) -> list[dict]:
     """Sampled XQuAD questions (German and English) with one name or number swapped for a near
     one their paragraph does not mention (qa.train_reader.swapped_term_negatives, SQuAD 2.0's
     entity swap: "Wann starb Tesla?" -> "Wann starb Newton?"), asked of the top k paragraphs
     they retrieve: unanswerable, on topic, with a tempting answer of the right type."""
     from qa.train_reader import QAExample, swapped_term_negatives
 
-    german = json.loads((XQUAD / "xquad.de.json").read_text(encoding="utf-8"))["data"]
-    english = json.loads((XQUAD / "xquad.en.json").read_text(encoding="utf-8"))["data"]
-    english_questions = {qa["id"]: qa["question"] for article in english
-                         for paragraph in article["paragraphs"] for qa in paragraph["qas"]}
-    paragraphs = [(a, p, german[a]["paragraphs"][p]["context"])
-                  for a in articles for p in range(len(german[a]["paragraphs"]))]
-    chunks = [Chunk(doc_id=f"xquad-{a}-{p}", start=0, end=len(text), text=text,
-                    sentences=tuple(split_sentences(text))) for a, p, text in paragraphs]
+    chunks, vectors, english_questions = pool.chunks, pool.vectors, pool.english
     embedder = pipeline.embedder
-    vectors = embedder.encode_passages([c.text for c in chunks], show_progress=True)
-    pool = [(j, qa) for j, (a, p, _) in enumerate(paragraphs) for qa in german[a]["paragraphs"][p]["qas"]]
-    sample = random.Random(seed + 1).sample(pool, min(n_questions, len(pool)))
+    sample = random.Random(seed + 1).sample(pool.questions, min(n_questions, len(pool.questions)))
     examples = []
     for j, qa in sample:
         answer = qa["answers"][0]
@@ -210,7 +218,7 @@ def xquad_swap_rows(pipeline, *, articles: range, n_questions: int, k: int, seed
                                           answer["answer_start"], answer["text"]))
     swapped = swapped_term_negatives(examples, embedder, per_question=1, seed=seed)
     rows = []
-    for example in tqdm(swapped, desc=f"XQuAD {articles.start}-{articles.stop - 1} swapped"):
+    for example in tqdm(swapped, desc=f"XQuAD {pool.articles.start}-{pool.articles.stop - 1} swapped"):
         similarities = vectors @ embedder.encode_queries([example.question])[0]
         hits = [Hit(chunk=chunks[i], score=float(similarities[i]), rank=r + 1, title=chunks[i].doc_id,
                     dense_score=float(similarities[i]))
@@ -247,6 +255,13 @@ def collect(args) -> int:
     k = settings.k
     seeds = build_pipeline(settings, show_progress=False)
     by_split = lambda item: item.get("split")  # noqa: E731
+    pools: dict[range, XQuadPool] = {}
+
+    def pool(articles: range) -> XQuadPool:   # xquad_fit and xquad_swap share one embedding
+        if articles not in pools:
+            pools[articles] = xquad_pool(seeds.embedder, articles)
+        return pools[articles]
+
     for part in args.parts:
         if part == "calibration":
             rows = set_rows(seeds, EVAL / "abstention_calibration.jsonl", k=k, split_of=lambda _: "fit")
@@ -262,18 +277,16 @@ def collect(args) -> int:
             rows = set_rows(QAPipeline(retriever, seeds.reader), EVAL / "gnad_dev.jsonl", k=k,
                             split_of=by_split)
         elif part == "xquad_fit":
-            rows = xquad_rows(seeds, articles=FIT_ARTICLES, n_questions=args.xquad_questions, k=k, seed=0,
+            rows = xquad_rows(seeds, pool(FIT_ARTICLES), n_questions=args.xquad_questions, k=k, seed=0,
                               split="fit", cut_sentence=True)
         elif part == "xquad_swap":
-            rows = xquad_swap_rows(seeds, articles=FIT_ARTICLES, n_questions=args.xquad_questions, k=k, seed=0)
+            rows = xquad_swap_rows(seeds, pool(FIT_ARTICLES), n_questions=args.xquad_questions, k=k, seed=0)
         else:
-            rows = xquad_rows(seeds, articles=HELD_OUT_ARTICLES, n_questions=args.xquad_held_out, k=k, seed=0,
+            rows = xquad_rows(seeds, pool(HELD_OUT_ARTICLES), n_questions=args.xquad_held_out, k=k, seed=0,
                               split="holdout", cut_sentence=False)
-        args.rows.mkdir(parents=True, exist_ok=True)
         target = args.rows / f"{part}.jsonl"
-        tmp = target.with_suffix(".tmp")
-        tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-        tmp.replace(target)
+        with atomic_file(target) as tmp:
+            tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
         print(f"{part}: {len(rows)} rows -> {target}")
     return 0
 
@@ -440,30 +453,23 @@ def fit(args) -> int:
 
 def summarise(conf: np.ndarray, rows: list[dict], *, policy: ConfidencePolicy | None = None,
               legacy: bool = False) -> dict:
-    """Risk-coverage area, coverage at 90 % precision and, with a policy, the tier shares."""
+    """Risk-coverage area, coverage at 90 % precision (both 0-100, as ``qa eval`` reports them)
+    and, with a policy, the tier shares. ``candidate_f1`` stands in as 1 or 0 from the row's
+    ``correct``, which was scored with the same F1 >= 0.5 rule."""
     answerable = np.array([r["answerable"] for r in rows])
     correct = np.array([r["correct"] for r in rows])
     has = np.array([bool(r["candidate"]) for r in rows])
     out = {"n": len(rows), "answerable": int(answerable.sum()), "unanswerable": int((~answerable).sum())}
-    order = np.argsort(-conf, kind="stable")
-    given = has[order]
-    right = np.cumsum(correct[order] & given)
-    answered = np.cumsum(given)
-    covered = np.cumsum(answerable[order] & given)
-    n_ans = max(1, answerable.sum())
-    precision = np.where(answered > 0, right / np.maximum(answered, 1), 1.0)
-    coverage = covered / n_ans
-    # AURC here: the area under precision over coverage (0-1), by steps, at distinct confidences.
-    last = np.r_[conf[order][1:] != conf[order][:-1], True]
-    cov, prec = coverage[last], precision[last]
-    area = float(np.sum(np.diff(np.r_[0.0, cov]) * prec))
-    out["area"] = 100 * area
-    ok = cov[prec >= 0.9]
-    out["coverage@90"] = 100 * float(ok.max()) if len(ok) else 0.0
-    out["never-refuse right"] = 100 * float(correct[answerable].mean()) if answerable.any() else None
+    # The curve as qa eval draws it (qa.evaluation.metrics), over the rows as its results.
+    results = [SimpleNamespace(answers=r["answers"], candidate=r["candidate"], confidence=float(c),
+                               tier="", candidate_f1=1.0 if r["correct"] else 0.0)
+               for r, c in zip(rows, conf)]
+    points = risk_coverage_curve(results)
+    out["area"] = (area_under_curve(points) or 0.0) if answerable.any() else 0.0
+    out["coverage@90"] = (coverage_at_precision(points) or 0.0) if answerable.any() else 0.0
     if policy is not None or legacy:
         if legacy:
-            tiers = np.where(conf >= LEGACY_THRESHOLD, "confident", "none")
+            tiers = np.where(conf >= LEGACY.none_below, "confident", "none")
         else:
             tiers = np.array([policy.tier(float(c), has_answer=bool(h)) for c, h in zip(conf, has)])
         for part, mask in (("answerable", answerable), ("unanswerable", ~answerable)):
