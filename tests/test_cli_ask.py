@@ -116,3 +116,12 @@ def test_bad_input_is_one_clear_line_and_exit_2(built, capsys, argv, message):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("argv", [["ask", "Wo?", "--corpus", ""], ["ask", "Wo?", "--index-dir", "  "],
+                                  ["index", ""]])
+def test_an_empty_folder_is_refused_not_read_as_the_current_one(built, capsys, argv):
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    assert stop.value.code == 2 and "empty path" in capsys.readouterr().err
+    assert built == []   # nothing was loaded or indexed

@@ -338,3 +338,14 @@ def test_runs_written_before_tiers_still_compare(tiered_runs, capsys):
     assert "changed tier" not in capsys.readouterr().out
     from qa.evaluation.report import format_summary
     assert "AURC" not in format_summary(metrics)
+
+
+@pytest.mark.parametrize("option", ["--corpus", "--index-dir"])
+def test_an_empty_folder_option_is_refused_before_anything_runs(tmp_path, fake_system, capsys, option):
+    # Path("") is the current folder: an index there would be "brought up to date" with it
+    plain = tmp_path / "q.jsonl"
+    plain.write_text('{"id": "a", "question": "Wo?", "answers": ["Genf"]}\n', encoding="utf-8")
+    with pytest.raises(SystemExit) as stop:
+        main(["eval", str(plain), option, " "])
+    assert stop.value.code == 2 and "empty path" in capsys.readouterr().err
+    assert fake_system == []

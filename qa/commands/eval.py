@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from embeddings.documents import Document
+from qa.commands.index import folder_argument
 from qa.errors import QAError
 from qa.evaluation.compare import compare_runs, format_comparison
 from qa.evaluation.datasets import EvalDataset, load_dataset, parse_articles
@@ -113,8 +114,8 @@ def register(subparsers) -> None:
     run.add_argument("--limit", type=int, default=None, metavar="N", help="only the first N questions")
     run.add_argument("--k", type=int, default=None, help="passages retrieved per question (default 3)")
     run.add_argument("--top-n", type=int, default=1, help="answers asked for per question (default 1; the first is scored)")
-    run.add_argument("--index-dir", type=Path, default=None, help="the index to use (default: index/)")
-    run.add_argument("--corpus", dest="corpus_dir", type=Path, default=None,
+    run.add_argument("--index-dir", type=folder_argument, default=None, help="the index to use (default: index/)")
+    run.add_argument("--corpus", dest="corpus_dir", type=folder_argument, default=None,
                      help="the articles that index was built from (default: seeds/ or $QA_CORPUS_DIR); "
                           "an index over another corpus needs it, or it is brought up to date with seeds/")
     run.add_argument("--reader", dest="reader_model", default=None, metavar="NAME_OR_PATH",

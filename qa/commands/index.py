@@ -12,11 +12,19 @@ from qa.retriever import MODES, check_mode, parse_date
 from qa.settings import Settings
 
 
+def folder_argument(value: str) -> Path:
+    """An argparse type for --corpus / --index-dir: an empty value would be the current folder
+    (``Path("")`` is "."), and an index "brought up to date" with whatever lies there."""
+    if not value.strip():
+        raise argparse.ArgumentTypeError("empty path; name a folder (. for the current one)")
+    return Path(value)
+
+
 def add_index_options(parser: argparse.ArgumentParser) -> None:
     """Options every command that opens the index shares."""
-    parser.add_argument("--corpus", dest="corpus_dir", type=Path, default=None,
+    parser.add_argument("--corpus", dest="corpus_dir", type=folder_argument, default=None,
                         help="folder of .txt/.md/.html/.pdf articles (default: seeds/ or $QA_CORPUS_DIR)")
-    parser.add_argument("--index-dir", type=Path, default=None,
+    parser.add_argument("--index-dir", type=folder_argument, default=None,
                         help="where the index lives (default: index/ or $QA_INDEX_DIR)")
     parser.add_argument("--model", dest="embedding_model", default=None,
                         help="sentence-transformers model name or folder (default: e5-small, offline)")
@@ -34,9 +42,10 @@ def register(subparsers) -> None:
         description="Chunk and embed the articles of CORPUS_DIR into a FAISS + BM25 index. An "
                     "up-to-date index is left alone; articles added, edited or deleted in the folder "
                     "are applied in place; a changed model or chunking rebuilds it.")
-    index.add_argument("corpus_dir", nargs="?", type=Path, default=None, metavar="CORPUS_DIR",
+    index.add_argument("corpus_dir", nargs="?", type=folder_argument, default=None, metavar="CORPUS_DIR",
                        help="folder of .txt/.md/.html/.pdf articles (default: seeds/)")
-    index.add_argument("--index-dir", type=Path, default=None, help="where to write the index (default: index/)")
+    index.add_argument("--index-dir", type=folder_argument, default=None,
+                       help="where to write the index (default: index/)")
     index.add_argument("--model", dest="embedding_model", default=None,
                        help="sentence-transformers model name or folder (default: e5-small, offline)")
     index.add_argument("--chunk-tokens", type=int, default=None, help="token budget per chunk (default 200)")
