@@ -54,7 +54,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from benchmarks.report import update_section  # noqa: E402
+from benchmarks.report import positive_int, update_section  # noqa: E402
 from embeddings.atomic import atomic_file  # noqa: E402
 from embeddings.chunking import Chunk  # noqa: E402
 from embeddings.sentences import split_sentences  # noqa: E402
@@ -594,8 +594,8 @@ def main(argv: list[str] | None = None) -> int:
     c = sub.add_parser("collect", help="read every set once and write the rows")
     c.add_argument("parts", nargs="*", choices=PARTS, default=list(PARTS), metavar="PART",
                    help=f"what to read (default: all of {', '.join(PARTS)})")
-    c.add_argument("--xquad-questions", type=int, default=150, help="XQuAD 0-39 questions sampled")
-    c.add_argument("--xquad-held-out", type=int, default=120, help="XQuAD 40-47 questions sampled")
+    c.add_argument("--xquad-questions", type=positive_int, default=150, help="XQuAD 0-39 questions sampled")
+    c.add_argument("--xquad-held-out", type=positive_int, default=120, help="XQuAD 40-47 questions sampled")
     c.add_argument("--gnad-corpus", type=Path, default=REPO / "runs" / "gnad" / "corpus")
     c.add_argument("--gnad-index", type=Path, default=REPO / "runs" / "gnad" / "index",
                    help="the 10kGNAD index (python -m benchmarks.gnad_corpus DIR; qa index DIR --index-dir IDX)")
@@ -604,8 +604,11 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--write", action="store_true", help="also write them to docs/BENCHMARKS.md")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    if args.command != "collect" and not args.rows.exists():
-        parser.error(f"{args.rows} does not exist; run the collect command first")
+    if args.command != "collect" and not any(args.rows.glob("*.jsonl")):
+        parser.error(f"{args.rows} holds no collected rows; run the collect command first")
+    if args.command == "collect" and "gnad" in args.parts and not (args.gnad_index / "manifest.json").is_file():
+        parser.error(f"{args.gnad_index}: no 10kGNAD index; build it with python -m benchmarks.gnad_corpus "
+                     f"{args.gnad_corpus} && qa index {args.gnad_corpus} --index-dir {args.gnad_index}")
     started = time.perf_counter()
     code = {"collect": collect, "fit": fit, "report": report}[args.command](args)
     print(f"({time.perf_counter() - started:.0f} s)")

@@ -25,7 +25,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from benchmarks.report import update_section  # noqa: E402
+from benchmarks.report import positive_int, update_section  # noqa: E402
 
 SECTION = "Latency against a base revision"
 # Runs inside each tree: only the API both revisions share (build_pipeline, ask).
@@ -60,7 +60,7 @@ def probe(tree: Path, questions: Path, index_dir: Path) -> list[float]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("base", type=Path, help="a checkout of the base revision (git worktree add)")
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=positive_int, default=2)
     parser.add_argument("--write", action="store_true")
     args = parser.parse_args(argv)
     if not (args.base / "qa" / "pipeline.py").exists():

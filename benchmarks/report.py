@@ -1,6 +1,7 @@
 """Benchmark scripts replace their own "## title" section of docs/BENCHMARKS.md, atomically."""
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import tempfile
@@ -34,3 +35,14 @@ def update_section(title: str, markdown: str, *, path: Path | str = BENCHMARKS_M
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def positive_int(value: str) -> int:
+    """An argparse type for counts (questions, rounds): a whole number of at least 1."""
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return number
