@@ -240,6 +240,7 @@ def test_context_language_pairs_questions_with_german_paragraphs():
         assert example.context[example.answer_start:][:len(example.answer_text)] == example.answer_text
 
 
+@needs_xquad   # --freeze-layers is checked against the model after the cheap XQuAD read
 def test_bad_stage_options_are_clear_errors(tmp_path, capsys):
     out = str(tmp_path / "m")
     assert main(["--smoke", "--out", out, "--freeze-layers", "13"]) == 2
