@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import argparse
 import csv
-import os
 import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from embeddings.atomic import atomic_file  # noqa: E402
+from qa.commands.index import folder_argument  # noqa: E402
 GNAD = REPO.parent / "shared" / "data" / "gnad10k" / "test.csv"
 
 
@@ -42,16 +46,15 @@ def write_gnad_corpus(folder: Path | str, *, csv_path: Path | str = GNAD) -> lis
         target = folder / file_name(row, label)
         data = text.encode("utf-8")
         if not (target.is_file() and target.read_bytes() == data):
-            temporary = target.with_name(f".{target.name}.tmp")
-            temporary.write_bytes(data)
-            os.replace(temporary, target)
+            with atomic_file(target) as temporary:   # a unique temp name: writers never share one
+                temporary.write_bytes(data)
         paths.append(target)
     return paths
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("out_dir", type=Path, metavar="OUT_DIR", help="folder to write the .txt files into")
+    parser.add_argument("out_dir", type=folder_argument, metavar="OUT_DIR", help="folder to write the .txt files into")
     parser.add_argument("--csv", type=Path, default=GNAD, help=f"the 10kGNAD csv (default {GNAD})")
     args = parser.parse_args(argv)
     paths = write_gnad_corpus(args.out_dir, csv_path=args.csv)

@@ -183,3 +183,29 @@ def test_the_cli_writes_the_corpus(tmp_path, capsys):
     assert main([str(tmp_path / "out"), "--csv", str(csv_path)]) == 0
     assert "3 articles" in capsys.readouterr().out
     assert len(list((tmp_path / "out").glob("gnad-*.txt"))) == 3
+
+
+def test_two_writers_at_once_leave_every_file_whole(tmp_path):
+    """Two processes writing the same corpus folder: each file ends whole and no temp is left
+    (each writer renames its own uniquely named temp file into place)."""
+    import subprocess
+    import sys
+
+    rows = [("Sport", f"Artikel {i}: " + "Text mit Umlauten äöü. " * 400) for i in range(60)]
+    csv_path = tmp_path / "many.csv"
+    csv_path.write_text("".join(f"{label};'{text}'\n" for label, text in rows), encoding="utf-8")
+    out = tmp_path / "corpus"
+    command = [sys.executable, "-m", "benchmarks.gnad_corpus", str(out), "--csv", str(csv_path)]
+    root = Path(__file__).resolve().parent.parent
+    writers = [subprocess.Popen(command, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+               for _ in range(2)]
+    errors = [w.communicate(timeout=120)[1].decode() for w in writers]
+    assert [w.returncode for w in writers] == [0, 0], errors
+    assert sorted(p.name for p in out.iterdir()) == [file_name(i, "Sport") for i in range(60)]
+    assert [(out / file_name(i, "Sport")).read_text(encoding="utf-8") for i in range(60)] == [t for _, t in rows]
+
+
+def test_an_empty_out_dir_is_refused_not_read_as_the_current_folder(tmp_path, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["", "--csv", str(tmp_path / "x.csv")])
+    assert stop.value.code == 2 and "empty path" in capsys.readouterr().err
