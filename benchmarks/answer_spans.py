@@ -38,8 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gnad-index", type=Path, default=GNAD_INDEX)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    from qa.build import build_pipeline, build_retriever
-    from qa.reader import TransformersReader
+    from qa.system import build_pipeline, build_retriever
+    from qa.reading.reader import TransformersReader
     from qa.settings import Settings
 
     settings = Settings.from_env()

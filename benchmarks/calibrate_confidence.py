@@ -1,4 +1,4 @@
-"""Fit the answer confidence and its tiers (qa.confidence), then measure them on held-out sets.
+"""Fit the answer confidence and its tiers (qa.answering.confidence), then measure them on held-out sets.
 
     python benchmarks/calibrate_confidence.py collect [PART ...]               # read every set once
     python benchmarks/calibrate_confidence.py fit                              # print the constants
@@ -9,7 +9,7 @@
 writes one row per question to runs/confidence/PART.jsonl: its set, split (fit / holdout /
 measure), language and style, whether it is answerable, the reader's top candidate, whether
 that candidate is right (F1 >= 0.5 with German normalisation against any gold answer; a
-candidate for an unanswerable question is wrong), the features of qa.confidence, and the
+candidate for an unanswerable question is wrong), the features of qa.answering.confidence, and the
 confidence of the policy shipped before this one (``legacy_confidence``: margin, best cosine,
 the share of capitalised words the passage does not mention, an English constant), so the two
 can be compared on the same reads.
@@ -58,8 +58,8 @@ from benchmarks.report import positive_int, update_section  # noqa: E402
 from embeddings.atomic import atomic_file  # noqa: E402
 from embeddings.chunking import Chunk  # noqa: E402
 from embeddings.sentences import split_sentences  # noqa: E402
-from qa.chat import detect_language  # noqa: E402
-from qa.confidence import (FEATURE_NAMES, SUPPORT_CANDIDATES, ConfidenceFeatures,  # noqa: E402
+from qa.answering.question import detect_language  # noqa: E402
+from qa.answering.confidence import (FEATURE_NAMES, SUPPORT_CANDIDATES, ConfidenceFeatures,  # noqa: E402
                            ConfidencePolicy, evidence_features)
 from qa.evaluation.metrics import area_under_curve, coverage_at_precision, risk_coverage_curve  # noqa: E402
 from qa.evaluation.scoring import score_answer  # noqa: E402
@@ -78,13 +78,13 @@ USER_SETS = ("abstention_calibration", "seeds_paraphrase", "gnad_dev")
 
 # AbstentionPolicy as shipped until the tiers (19006fc): the same logistic over margin, best
 # cosine, the share of capitalised words and numbers the answer's passage does not mention
-# (qa.train_reader.key_terms, the rule it used) and an English constant; answers at 0.45.
+# (training.train_reader.key_terms, the rule it used) and an English constant; answers at 0.45.
 LEGACY = ConfidencePolicy(weights={"margin": 0.1575, "retrieval": 30.1092, "unmentioned": -4.108,
                                    "english": 0.55}, bias=-26.7804, none_below=0.45, confident_from=0.45)
 
 
 def _legacy_unmentioned(question: str, passage: str, english: bool) -> float:
-    from qa.train_reader import key_terms, mentions
+    from training.train_reader import key_terms, mentions
 
     terms = key_terms(question)
     if not terms or english:
@@ -166,7 +166,7 @@ def xquad_pool(embedder, articles: range) -> XQuadPool:
 def xquad_rows(pipeline, pool: XQuadPool, *, n_questions: int, k: int, seed: int, split: str,
                cut_sentence: bool) -> list[dict]:
     chunks, vectors, english_questions = pool.chunks, pool.vectors, pool.english
-    embedder = pipeline.embedder
+    embedder = pipeline.retriever.embedder
     rows = []
     sample = random.Random(seed).sample(pool.questions, min(n_questions, len(pool.questions)))
     for j, qa in tqdm(sample, desc=f"XQuAD {pool.articles.start}-{pool.articles.stop - 1}"):
@@ -201,13 +201,13 @@ def xquad_rows(pipeline, pool: XQuadPool, *, n_questions: int, k: int, seed: int
 
 def xquad_swap_rows(pipeline, pool: XQuadPool, *, n_questions: int, k: int, seed: int) -> list[dict]:
     """Sampled XQuAD questions (German and English) with one name or number swapped for a near
-    one their paragraph does not mention (qa.train_reader.swapped_term_negatives, SQuAD 2.0's
+    one their paragraph does not mention (training.train_reader.swapped_term_negatives, SQuAD 2.0's
     entity swap: "Wann starb Tesla?" -> "Wann starb Newton?"), asked of the top k paragraphs
     they retrieve: unanswerable, on topic, with a tempting answer of the right type."""
-    from qa.train_reader import QAExample, swapped_term_negatives
+    from training.train_reader import QAExample, swapped_term_negatives
 
     chunks, vectors, english_questions = pool.chunks, pool.vectors, pool.english
-    embedder = pipeline.embedder
+    embedder = pipeline.retriever.embedder
     sample = random.Random(seed + 1).sample(pool.questions, min(n_questions, len(pool.questions)))
     examples = []
     for j, qa in sample:
@@ -247,8 +247,8 @@ PARTS = ("calibration", "seeds_dev", "seeds_holdout", "paraphrase", "gnad", "xqu
 
 def collect(args) -> int:
     """Read the chosen parts and write each to its own file in the rows folder."""
-    from qa.build import build_pipeline, build_retriever
-    from qa.pipeline import QAPipeline
+    from qa.system import build_pipeline, build_retriever
+    from qa.answering.pipeline import QAPipeline
     from qa.settings import Settings
 
     settings = Settings.from_env()

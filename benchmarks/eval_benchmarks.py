@@ -160,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{bench.name:22s} {shlex.join(command_line(bench, args.data_dir, extra)[1])}")
         return 0
 
-    from qa.cli import main as qa_main
+    from qa.commands.main import main as qa_main
 
     os.chdir(REPO)
     failed = []

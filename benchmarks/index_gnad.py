@@ -3,7 +3,7 @@
     nice python -m benchmarks.index_gnad [--limit N] [--batch 128] [--queries 200] [--no-write]
 
 Writes the articles as .txt files into batch folders of ``--batch`` articles, then runs
-``qa add BATCH_FOLDER --corpus C --index-dir I`` for each (through ``qa.cli.main``, the same
+``qa add BATCH_FOLDER --corpus C --index-dir I`` for each (through ``qa.commands.main.main``, the same
 code as the command line: the first call builds the index over the new corpus, the later ones
 update it in place, each with its tqdm bar and its own model load). Reports articles, chunks,
 wall time, chunks/s and CPU use ((user + sys CPU seconds) / wall seconds, from getrusage: about
@@ -89,7 +89,7 @@ def write_batches(articles: list[tuple[str, str]], folder: Path, batch: int) -> 
 
 def add_in_batches(folders: list[Path], corpus: Path, index_dir: Path) -> list[dict]:
     """``qa add`` each folder; chunks added, wall and CPU seconds per call."""
-    from qa.cli import main as qa_main
+    from qa.commands.main import main as qa_main
 
     calls = []
     chunks_before = 0
@@ -136,8 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from embeddings.encoder import load_embedder
-    from qa.build import build_retriever
-    from qa.retriever import Retriever
+    from qa.system import build_retriever
+    from qa.retrieval.retriever import Retriever
     from qa.settings import Settings
 
     articles = read_gnad(GNAD, args.limit)

@@ -33,7 +33,7 @@ PROBE = """
 import json, logging, sys, time
 sys.path.insert(0, ".")
 logging.basicConfig(level=logging.ERROR)
-from qa.build import build_pipeline
+from qa.system import build_pipeline
 from qa.settings import Settings
 questions = [json.loads(l)["question"] for l in open(sys.argv[1], encoding="utf-8") if l.strip()]
 settings = Settings.from_env().replace(index_dir=sys.argv[2])

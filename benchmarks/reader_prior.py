@@ -53,7 +53,7 @@ log = logging.getLogger("reader_prior")
 
 def load_models(settings):
     """The reader model every variant shares, as the original joint reader."""
-    from qa.reader import load_reader
+    from qa.reading.loading import load_reader
 
     return load_reader(settings.reader_model, cache_dir=settings.cache_dir, mode="joint",
                        passage_prior=0.0, null_weight=0.0)
@@ -193,9 +193,9 @@ def replay(reader, record: dict, variant: Variant, policy) -> tuple[str, bool]:
         null_logit = min((c.null_logit for c in candidates), default=None)
         read_hits = hits[:1]
     offsets = None if variant.offsets is None or not candidates else variant.offsets(read_hits, candidates)
-    from qa.chat import detect_language
-    from qa.confidence import SUPPORT_CANDIDATES, evidence_features
-    from qa.reader import asks_for_one_name
+    from qa.answering.question import detect_language
+    from qa.answering.confidence import SUPPORT_CANDIDATES, evidence_features
+    from qa.reading.reader import asks_for_one_name
 
     evidence = reader._evidence(list(read_hits), candidates, null_logit, windows, top_n=SUPPORT_CANDIDATES,
                                 offsets=offsets, one_name=asks_for_one_name(record["question"]))
@@ -217,8 +217,8 @@ def score(records: list[dict], predictions: list[tuple[str, bool]]) -> dict:
 
 def tune(args) -> int:
     from qa.commands.eval import dataset_retriever
-    from qa.confidence import ConfidencePolicy
-    from qa.reader import TransformersReader
+    from qa.answering.confidence import ConfidencePolicy
+    from qa.reading.reader import TransformersReader
     from qa.settings import Settings
 
     OUT.mkdir(parents=True, exist_ok=True)
@@ -284,7 +284,7 @@ HELD_OUT = (
 
 def held_out_set(name: str, settings):
     """(questions, retriever) of one held-out set, built as ``qa eval`` builds them."""
-    from qa.build import build_retriever
+    from qa.system import build_retriever
     from qa.commands.eval import dataset_retriever
     from qa.evaluation.datasets import load_dataset, parse_articles
 
@@ -305,7 +305,7 @@ def measure(args) -> int:
     from tqdm import tqdm
 
     from qa.evaluation.scoring import score_answer
-    from qa.pipeline import QAPipeline
+    from qa.answering.pipeline import QAPipeline
     from qa.settings import Settings
 
     settings = Settings.from_env()
@@ -360,7 +360,7 @@ def measure(args) -> int:
 def recording_reader(base, **kwargs):
     """A TransformersReader on ``base``'s model that keeps its last raw candidates (``.last``),
     so the held-out runs can also be replayed under every variant of the sweep."""
-    from qa.reader import TransformersReader
+    from qa.reading.reader import TransformersReader
 
     class RecordingReader(TransformersReader):
         last = None
@@ -527,7 +527,7 @@ recorded; shown to explain the result, not used for any choice):
 
 What changed for callers: `TransformersReader(..., mode="separate", passage_prior=40.0, null_weight=1.0)`
 are the new defaults (`load_reader` too; settings `reader_mode`, `passage_prior`, `null_weight`,
-env `QA_READER_MODE`, `QA_PASSAGE_PRIOR`, `QA_NULL_WEIGHT`, passed on by `qa.build.build_reader`).
+env `QA_READER_MODE`, `QA_PASSAGE_PRIOR`, `QA_NULL_WEIGHT`, passed on by `qa.system.build_reader`).
 `mode="joint", passage_prior=0, null_weight=0` is exactly the old reader. `ReaderEvidence.best_span_logit`
 is the raw logit of the top-ranked span, `span_logits` and `null_logit(s)` stay raw; `Answer.score` is
 the softmax over the ranking logits (raw + margin + prior terms), so it is still comparable across

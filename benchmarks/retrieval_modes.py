@@ -4,7 +4,7 @@ Tuning (compound splitting on/off, fusion method, RRF constant, dense weight) us
 questions of XQuAD articles 0-39 (German and English questions over the 240 German
 paragraphs); reported figures are GermanQuAD test (474 passages, 2204 questions), XQuAD
 articles 40-47 and the seeds question set (eval/seeds_dev.jsonl over the product's own seeds
-index: its chunking, its BM25, qa.retriever.Retriever). Embeddings are cached in /tmp so
+index: its chunking, its BM25, qa.retrieval.retriever.Retriever). Embeddings are cached in /tmp so
 reruns take seconds.
 
     nice python -m benchmarks.retrieval_modes            # full run with the real e5 model
@@ -29,7 +29,7 @@ if str(REPO_ROOT) not in sys.path:
     sys.path.insert(0, str(REPO_ROOT))
 
 from embeddings.bm25 import BM25Index  # noqa: E402
-from qa.fusion import fuse  # noqa: E402
+from qa.retrieval.fusion import fuse  # noqa: E402
 
 DATA = REPO_ROOT.parent / "shared" / "data"
 GERMANQUAD = DATA / "germanquad_test_retrieval_mteb"
@@ -218,7 +218,7 @@ def seeds_results(embedder, *, k: int = 10,
     Unanswerable questions (``answers: []``) are left out. Returns rows per language and facts."""
     from embeddings.documents import load_corpus
     from embeddings.indexing import build_index
-    from qa.retriever import Retriever
+    from qa.retrieval.retriever import Retriever
     from qa.settings import Settings
 
     settings = Settings()
@@ -270,7 +270,7 @@ def seeds_markdown(results: dict[str, list[dict]], facts: dict) -> str:
     parts = [
         f"**Seeds question set** (eval/seeds_dev.jsonl over the seeds index: {facts['documents']} "
         f"articles, {facts['chunks']} chunks as the product indexes them, {facts['chunk_tokens']}-token "
-        f"budget, {facts['overlap']} sentence overlap; searched through qa.retriever.Retriever). "
+        f"budget, {facts['overlap']} sentence overlap; searched through qa.retrieval.retriever.Retriever). "
         f"A hit is a chunk that contains one of the question's gold answer strings verbatim; "
         f"recall@n = share of questions with a hit in the top n. The {facts['unanswerable']} "
         f"unanswerable questions are left out. Nothing was tuned on this set.",

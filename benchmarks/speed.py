@@ -25,10 +25,10 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from benchmarks.report import update_section  # noqa: E402
-from qa.build import build_pipeline  # noqa: E402
+from qa.system import build_pipeline  # noqa: E402
 from qa.evaluation.scoring import exact_match, f1_score  # noqa: E402
-from qa.pipeline import QAPipeline  # noqa: E402
-from qa.reader import load_reader  # noqa: E402
+from qa.answering.pipeline import QAPipeline  # noqa: E402
+from qa.reading.loading import load_reader  # noqa: E402
 from qa.settings import Settings  # noqa: E402
 
 SEEDS_DEV = REPO / "eval" / "seeds_dev.jsonl"

@@ -272,7 +272,7 @@ class VectorIndex:
 
     def ranking(self, query: np.ndarray, *, k: int = 10,
                 allowed_ids: Collection[int] | None = None) -> list[tuple[int, float]]:
-        """One query's results as ``(id, score)``, best first: the input ``qa.fusion`` takes."""
+        """One query's results as ``(id, score)``, best first: the input ``qa.retrieval.fusion`` takes."""
         scores, ids = self.search(query, k=k, allowed_ids=allowed_ids)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
 

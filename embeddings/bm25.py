@@ -28,7 +28,7 @@ from typing import Collection, Iterable, Sequence
 import numpy as np
 
 from embeddings.atomic import atomic_directory
-from qa.errors import QAError
+from embeddings.errors import QAError
 
 FORMAT_VERSION = 1
 SETTINGS_FILE = "bm25.json"

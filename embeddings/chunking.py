@@ -8,7 +8,7 @@ from typing import Callable, Iterable
 
 from embeddings.documents import Document
 from embeddings.sentences import split_sentences
-from qa.errors import QAError
+from embeddings.errors import QAError
 
 Span = tuple[int, int]
 TokenCounter = Callable[[str], int]

@@ -10,7 +10,7 @@ from types import MappingProxyType
 from typing import Mapping
 
 from embeddings.sentences import split_sentences
-from qa.errors import QAError
+from embeddings.errors import QAError
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from typing import Protocol, Sequence
 import numpy as np
 
 from embeddings.atomic import atomic_directory
-from qa.errors import QAError
+from embeddings.errors import QAError
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +154,7 @@ def load_embedder(name_or_path: str = BUILTIN_E5, *, cache_dir: Path | None = No
     """
     from sentence_transformers import SentenceTransformer
 
-    from qa.settings import default_cache_dir
+    from embeddings.cache import default_cache_dir
 
     _configure_threads()
     cache_dir = default_cache_dir() if cache_dir is None else Path(cache_dir)

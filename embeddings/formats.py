@@ -18,7 +18,7 @@ import re
 from bisect import bisect_right
 from dataclasses import dataclass, field
 
-from qa.errors import QAError
+from embeddings.errors import QAError
 
 log = logging.getLogger(__name__)
 

@@ -20,7 +20,7 @@ from embeddings.chunking import Chunk, chunk_document
 from embeddings.documents import Document, load_corpus
 from embeddings.encoder import Embedder
 from embeddings.store import CORPUS_CHANGED, ChunkIndex, IndexManifest, corpus_fingerprint, document_hash
-from qa.errors import QAError
+from embeddings.errors import QAError
 
 log = logging.getLogger(__name__)
 
@@ -299,6 +299,13 @@ def load_articles(files: Sequence[Path]) -> tuple[list[tuple[Path, Document]], l
     return loaded, skipped
 
 
+def none_usable(skipped: Sequence[str]) -> str:
+    """The message when no file of an add is usable: the first reasons, then what to give."""
+    reasons = "; ".join(skipped[:3]) + (f" (and {len(skipped) - 3} more)" if len(skipped) > 3 else "")
+    return (f"none of the given files is a usable article: {reasons}; "
+            "give UTF-8 .txt/.md, .html or .pdf files with text")
+
+
 def corpus_has_articles(corpus_dir: Path) -> bool:
     from embeddings.documents import SUPPORTED_SUFFIXES
 
@@ -332,8 +339,7 @@ def add_to_corpus(index: ChunkIndex, files: Sequence[Path], embedder: Embedder, 
     corpus folder (the source of truth) and save the index. Unusable files are skipped."""
     loaded, skipped = load_articles(files)
     if not loaded:
-        raise QAError("none of the given files is a usable article (see the warnings above); "
-                      "give UTF-8 .txt/.md, .html or .pdf files with text")
+        raise QAError(none_usable(skipped))
     changes = update_index(index, [doc for _, doc in loaded], embedder, show_progress=show_progress)
     fresh = set(changes.added) | set(changes.updated)
     copy_into_corpus([file for file, doc in loaded if doc.doc_id in fresh or

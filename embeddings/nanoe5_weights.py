@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from qa.errors import QAError
+from embeddings.errors import QAError
 
 MAGIC = b"E5S1"
 Q4_BLOCK = 32          # weights per Q4_0 block

@@ -26,7 +26,7 @@ import numpy as np
 from embeddings.atomic import atomic_directory
 from embeddings.chunking import Chunk
 from embeddings.documents import Document
-from qa.errors import QAError
+from embeddings.errors import QAError
 
 log = logging.getLogger(__name__)
 

@@ -1,24 +1,22 @@
-"""One settings object: defaults, overridden by environment variables, then by CLI flags."""
+"""One settings object: defaults, overridden by environment variables, then by the flags that
+every surface (``qa`` commands, ``python app.py``) names the same way; and the log setup."""
 from __future__ import annotations
 
+import argparse
 import dataclasses
+import logging
 import os
+import sys
 from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Mapping
 
-from qa.errors import QAError
-from qa.reader import DEFAULT_MODE, DEFAULT_NULL_WEIGHT, DEFAULT_PASSAGE_PRIOR
+from embeddings.cache import default_cache_dir
+from embeddings.errors import QAError
+from qa.reading.reader import DEFAULT_MODE, DEFAULT_NULL_WEIGHT, DEFAULT_PASSAGE_PRIOR
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ENV_PREFIX = "QA_"
-
-
-def default_cache_dir() -> Path:
-    """Where rebuilt model weights live (never committed): $QA_CACHE_DIR or ~/.cache/newsqa."""
-    env = os.environ.get("QA_CACHE_DIR")
-    if env:
-        return Path(env).expanduser()
-    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "newsqa"
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +42,7 @@ class Settings:
     # (docs/BENCHMARKS.md, "Speed").
     k: int = 3
     top_n: int = 3
-    # How the reader ranks answers of the k passages (qa.reader.TransformersReader): "separate"
+    # How the reader ranks answers of the k passages (qa.reading.reader.TransformersReader): "separate"
     # reads each passage on its own ("joint": joined into one context); spans rank by their margin
     # over their window's no-answer logit (null_weight) plus passage_prior x (their passage's
     # dense cosine - the best passage's). Chosen on XQuAD articles 0-39 by
@@ -61,7 +59,7 @@ class Settings:
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
 
     @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
         environ = dict(os.environ) if environ is None else environ
         base = cls()
         changes: dict[str, object] = {}
@@ -89,3 +87,55 @@ class Settings:
     def describe(self) -> str:
         """One line per setting, for start-up logs."""
         return "\n".join(f"  {f.name} = {getattr(self, f.name)}" for f in fields(self))
+
+
+# --------------------------------------------------------------------------- flags
+
+def folder_argument(value: str) -> Path:
+    """An argparse type for --corpus / --index-dir: an empty value would be the current folder
+    (``Path("")`` is "."), and an index "brought up to date" with whatever lies there."""
+    if not value.strip():
+        raise argparse.ArgumentTypeError("empty path; name a folder (. for the current one)")
+    return Path(value).expanduser()
+
+
+def add_index_options(parser: argparse.ArgumentParser, *, corpus: bool = True) -> None:
+    """--corpus, --index-dir and --model: the same names wherever the index is opened.
+    (``corpus=False`` where the corpus folder is a positional argument, as in ``qa index``.)"""
+    if corpus:
+        parser.add_argument("--corpus", dest="corpus_dir", type=folder_argument, default=None,
+                            help="folder of .txt/.md/.html/.pdf articles (default: seeds/ or $QA_CORPUS_DIR)")
+    parser.add_argument("--index-dir", type=folder_argument, default=None,
+                        help="where the index lives (default: index/ or $QA_INDEX_DIR)")
+    parser.add_argument("--model", "--embedding-model", dest="embedding_model", default=None,
+                        help="embedding model: e5-small (offline default), a sentence-transformers "
+                             "name or a local folder")
+
+
+def add_reader_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--reader", dest="reader_model", default=None, metavar="NAME_OR_PATH",
+                        help="extractive QA model: builtin (offline e5-small-qa-de, the default), a "
+                             "transformers QA model name or a local folder")
+
+
+def settings_from_args(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> Settings:
+    """Settings from the environment, then every flag whose ``dest`` is a Settings field."""
+    base = Settings.from_env(environ)
+    return base.replace(**{f.name: getattr(args, f.name, None) for f in fields(Settings)})
+
+
+# --------------------------------------------------------------------------- logging
+
+def configure_logging(level: int) -> None:
+    """Our own log lines at ``level``; third-party libraries only when they warn."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s",
+                        stream=sys.stderr, force=True)
+    for name in ("qa", "embeddings", "training", "benchmarks"):
+        logging.getLogger(name).setLevel(level)
+    logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # "Loading weights" bars on every start
+    except ImportError:  # pragma: no cover
+        pass

@@ -76,7 +76,7 @@ class Response:
     reader: str
     abstained: bool
     retrieval_query: str = ""   # the text actually searched (differs for follow-ups)
-    confidence: float = 0.0     # qa.confidence: how likely the top answer is right (0 without one)
+    confidence: float = 0.0     # qa.answering.confidence: how likely the top answer is right (0 without one)
     # the question's names and numbers that the top answer's passage does not mention; on an
     # abstention, a reason a user can check ("the passages found do not mention Orbán")
     unmentioned: tuple[str, ...] = ()

@@ -33,7 +33,7 @@ def seeds_index(e5_embedder, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def seeds_retriever(seeds_index, e5_embedder):
-    from qa.retriever import Retriever
+    from qa.retrieval.retriever import Retriever
 
     return Retriever(seeds_index, e5_embedder)
 
@@ -41,14 +41,14 @@ def seeds_retriever(seeds_index, e5_embedder):
 @pytest.fixture(scope="session")
 def builtin_reader():
     """The real built-in reader e5-small-qa-de (assembled into the user cache once)."""
-    from qa.reader import load_reader
-    from qa.settings import default_cache_dir
+    from qa.reading.loading import load_reader
+    from embeddings.cache import default_cache_dir
 
     return load_reader("builtin", cache_dir=default_cache_dir())
 
 
 @pytest.fixture(scope="session")
 def seeds_pipeline(seeds_retriever, builtin_reader):
-    from qa.pipeline import QAPipeline
+    from qa.answering.pipeline import QAPipeline
 
     return QAPipeline(seeds_retriever, builtin_reader)

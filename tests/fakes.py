@@ -16,7 +16,7 @@ class FakeReader:
     """A deterministic reader: for each hit, ``answer_for(question)`` if it occurs in the chunk
     text, else the chunk's longest word. Scores fall with the hit's rank and sum to at most 1.
 
-    Implements ``qa.reader.Reader`` (``read`` and ``read_with_evidence``), with the invariant
+    Implements ``qa.reading.reader.Reader`` (``read`` and ``read_with_evidence``), with the invariant
     ``chunk.text[a.start - chunk.start : a.end - chunk.start] == a.text``.
     """
 
@@ -35,7 +35,7 @@ class FakeReader:
 
     def read_with_evidence(self, question: str, hits: Sequence, *, top_n: int = 3,
                            max_answer_tokens: int = 30):
-        from qa.reader import ReaderEvidence
+        from qa.reading.reader import ReaderEvidence
         from qa.types import Answer
 
         self.calls.append((question, len(hits)))
@@ -199,8 +199,8 @@ class FakePipeline:
 
     def ask(self, question: str, *, k: int = 5, top_n: int = 3, doc_ids=None, history=None,
             threshold: float | None = None):
-        from qa.chat import resolve_followup
-        from qa.errors import QAError
+        from qa.answering.question import resolve_followup
+        from embeddings.errors import QAError
         from qa.types import Response
 
         self.calls.append({"question": question, "k": k, "top_n": top_n, "doc_ids": doc_ids,
@@ -223,9 +223,9 @@ def indexed_fake_pipeline(corpus_dir: Path, index_dir: Path, *, reader: "FakeRea
     """A real ``QAPipeline`` (real ChunkIndex with BM25, real Retriever) over FakeEmbedder and
     a FakeReader: articles can be added in place, as in the app, in well under a second."""
     from embeddings.indexing import open_index
-    from qa.confidence import ConfidencePolicy
-    from qa.pipeline import QAPipeline
-    from qa.retriever import Retriever
+    from qa.answering.confidence import ConfidencePolicy
+    from qa.answering.pipeline import QAPipeline
+    from qa.retrieval.retriever import Retriever
 
     embedder = FakeEmbedder()
     status = open_index(Path(corpus_dir), Path(index_dir), embedder, show_progress=False)

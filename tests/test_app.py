@@ -10,9 +10,10 @@ from pathlib import Path
 import gradio as gr
 import pytest
 
-import app
-from qa.cli import build_parser
-from qa.errors import QAError
+from qa.web import app
+from qa.web import render
+from qa.commands.main import build_parser
+from embeddings.errors import QAError
 from qa.settings import REPO_ROOT, Settings
 from tests.fakes import FakePipeline, FakeReader, fake_documents, indexed_fake_pipeline
 
@@ -45,7 +46,7 @@ def ask_in_chat(service, question, messages=(), turns=(), **settings):
 def test_a_question_gets_an_answer_with_citation_and_sources(service):
     messages, turns, sources, view = ask_in_chat(service, QUESTION)
     assert [m["role"] for m in messages] == ["user", "assistant"]
-    assert messages[1]["content"].startswith(f"**{app.chat.escape_markdown(view.answer.text)}** \\[1\\]")
+    assert messages[1]["content"].startswith(f"**{app.render.escape_markdown(view.answer.text)}** \\[1\\]")
     assert re.search(r"Einschätzung: (sicher|unsicher) \(\d+ %\)", messages[1]["content"])
     assert 'class="qa-answer"' in sources and 'data-cite="1"' in sources
     assert turns[0] is None and turns[1].view is view
@@ -131,7 +132,7 @@ def test_opening_a_citation_shows_the_article_with_the_answer_marked(service, do
     html, tabs = service.open_citation(view, gr.EventData(None, {"number": 1}))
     answer = view.answer
     document = next(d for d in documents if d.doc_id == answer.doc_id)
-    assert f'<mark class="qa-answer">{app.chat.escape_html(document.text[answer.start:answer.end])}</mark>' in html
+    assert f'<mark class="qa-answer">{app.render.escape_html(document.text[answer.start:answer.end])}</mark>' in html
     assert 'id="qa-passage"' in html and tabs.selected == "article"
     html, _ = service.open_citation(view, gr.EventData(None, {"number": 9}))
     assert "no citation [9]" in html
@@ -185,7 +186,7 @@ def test_the_ask_endpoint_over_http_with_gradio_client(service):
 
 def test_the_status_says_articles_passages_retrieval_mode_index_type_and_reader(tmp_path):
     service = indexed_service(tmp_path, mode="hybrid")
-    line = app.chat.status_line(service.status())
+    line = app.render.status_line(service.status())
     assert line.startswith("4 articles · ") and " passages · " in line
     assert "hybrid retrieval (BM25 + fake-embedder) · flat index · reader fake-reader" in line
     header = app.build_app(service).config  # the header is rendered into the page
@@ -193,7 +194,7 @@ def test_the_status_says_articles_passages_retrieval_mode_index_type_and_reader(
 
 
 def test_the_fake_pipelines_status_names_what_it_knows(service):
-    line = app.chat.status_line(service.status())
+    line = app.render.status_line(service.status())
     assert line.startswith("4 articles · ") and "reader fake-reader" in line and "index" not in line
 
 
@@ -321,7 +322,7 @@ def test_html_is_added_as_text_and_its_scripts_are_dropped(living, tmp_path):
     assert outcome == "added" and document.doc_id == "zebra-stadt.html"
     assert "script" not in document.text and "alert" not in document.text and "pwned" not in document.text
     assert living.ask(NEW_QUESTION).answer.doc_id == "zebra-stadt.html"
-    html = app.chat.article_html(document)
+    html = app.render.article_html(document)
     assert "<img" not in html and "<script" not in html
 
 
@@ -338,7 +339,7 @@ def test_a_pdf_is_added_and_its_citations_name_the_page(tmp_path):
     assert first["doc_id"] == "bericht.pdf" and first["pages"] in ("page 2", "pages 1-2")
     assert "page_starts" not in first["metadata"]
     view = service.ask(NEW_QUESTION)
-    assert "Seite" in app.chat.answer_markdown(view) and "Seite" in app.chat.sources_html(view)
+    assert "Seite" in app.render.answer_markdown(view) and "Seite" in app.render.sources_html(view)
 
 
 def test_a_file_and_a_pasted_text_at_once_are_refused(living, tmp_path):

@@ -1,7 +1,7 @@
 import pytest
 
 from embeddings.bm25 import BM25Index, words_of
-from qa.errors import QAError
+from embeddings.errors import QAError
 
 CORPUS = [
     "Die Ukraine verlangt Sicherheitsgarantien vom Westen.",          # 0

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-import app
+from qa.web import app
 from qa.settings import REPO_ROOT, Settings
 from tests.fakes import FakePipeline, FakeReader, fake_documents, indexed_fake_pipeline
 

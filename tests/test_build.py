@@ -1,8 +1,8 @@
 """Settings → reader: bad reader settings are clear errors before any model is loaded."""
 import pytest
 
-from qa.build import build_reader
-from qa.errors import QAError
+from qa.system import build_reader
+from embeddings.errors import QAError
 from qa.settings import Settings
 
 

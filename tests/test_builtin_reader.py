@@ -8,12 +8,13 @@ from pathlib import Path
 import pytest
 
 from embeddings.chunking import Chunk
-from qa import builtin_reader
-from qa.builtin_reader import (BUILTIN_NAME, LAYER_FILES, MANIFEST, MODEL_DIR, load_builtin_model,
+from qa.reading import builtin as builtin_reader
+from qa.reading.builtin import (BUILTIN_NAME, LAYER_FILES, MANIFEST, MODEL_DIR, load_builtin_model,
                                load_builtin_reader, load_layer_tensors, verify_layer_files)
-from qa.errors import QAError
-from qa.reader import load_reader
-from qa.settings import REPO_ROOT, default_cache_dir
+from embeddings.errors import QAError
+from qa.reading.loading import load_reader
+from qa.settings import REPO_ROOT
+from embeddings.cache import default_cache_dir
 from qa.types import Hit
 
 
@@ -173,7 +174,7 @@ def test_answers_seed_questions_from_the_right_chunk(builtin, question, doc_file
 
 @pytest.mark.slow
 def test_unloadable_model_name_falls_back_to_builtin(caplog):
-    with caplog.at_level(logging.WARNING, logger="qa.reader"):
+    with caplog.at_level(logging.WARNING, logger="qa.reading.reader"):
         reader = load_reader("no-such-org/no-such-qa-model", cache_dir=default_cache_dir())
     assert reader.name == BUILTIN_NAME
     warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]

@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from embeddings.chunking import Chunk, chunk_document, chunk_documents, estimate_tokens
 from embeddings.documents import Document, load_corpus
 from embeddings.sentences import split_sentences
-from qa.errors import QAError
+from embeddings.errors import QAError
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 

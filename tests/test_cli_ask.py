@@ -7,11 +7,11 @@ import pytest
 
 from embeddings.documents import Document
 from embeddings.indexing import build_index
-from qa.cli import main
+from qa.commands.main import main
 from qa.commands import ask as ask_command
-from qa.confidence import ConfidencePolicy
-from qa.pipeline import QAPipeline
-from qa.retriever import Retriever
+from qa.answering.confidence import ConfidencePolicy
+from qa.answering.pipeline import QAPipeline
+from qa.retrieval.retriever import Retriever
 from tests.fakes import FakeEmbedder, FakeReader
 
 DOCS = [

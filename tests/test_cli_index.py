@@ -4,7 +4,7 @@ import shutil
 
 import pytest
 
-from qa.cli import main
+from qa.commands.main import main
 
 
 def test_no_command_prints_help_and_exits_2(capsys):
@@ -55,10 +55,10 @@ def test_index_then_search_json_and_text(capsys, tmp_path, seeds_dir, e5_embedde
 
 
 def _fake_embedder(monkeypatch):
-    import qa.build
+    import qa.system
     from tests.fakes import FakeEmbedder
 
-    monkeypatch.setattr(qa.build, "load_embedder", lambda name, cache_dir=None: FakeEmbedder())
+    monkeypatch.setattr(qa.system, "load_embedder", lambda name, cache_dir=None: FakeEmbedder())
 
 
 def test_search_modes_filters_and_pages(monkeypatch, tmp_path, capsys):

@@ -6,10 +6,10 @@ import math
 import pytest
 
 from embeddings.chunking import Chunk
-from qa.confidence import (FEATURE_NAMES, ConfidenceFeatures, ConfidencePolicy, evidence_features,
+from qa.answering.confidence import (FEATURE_NAMES, ConfidenceFeatures, ConfidencePolicy, evidence_features,
                            expected_kind, kind_agreement, mentions, names_and_numbers)
-from qa.errors import QAError
-from qa.reader import ReaderEvidence
+from embeddings.errors import QAError
+from qa.reading.reader import ReaderEvidence
 from qa.types import Answer, Hit
 
 

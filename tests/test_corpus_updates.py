@@ -6,9 +6,9 @@ import pytest
 from embeddings.documents import Document
 from embeddings.indexing import build_index, update_index
 from embeddings.store import ChunkIndex
-from qa.cli import main
-from qa.errors import QAError
-from qa.retriever import Retriever
+from qa.commands.main import main
+from embeddings.errors import QAError
+from qa.retrieval.retriever import Retriever
 from tests.fakes import FakeEmbedder
 
 ARTICLES = {
@@ -107,9 +107,9 @@ def test_remove_unknown_document_is_a_clear_error():
 @pytest.fixture()
 def fake_cli(monkeypatch, tmp_path):
     """The CLI with the fake embedder, a corpus of two articles and an index folder."""
-    import qa.build
+    import qa.system
 
-    monkeypatch.setattr(qa.build, "load_embedder", lambda name, cache_dir=None: FakeEmbedder())
+    monkeypatch.setattr(qa.system, "load_embedder", lambda name, cache_dir=None: FakeEmbedder())
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     for name in ("genf.txt", "nato.txt"):
@@ -171,9 +171,9 @@ def test_qa_remove_and_list(fake_cli, capsys):
 
 
 def test_qa_add_into_a_new_corpus_folder(monkeypatch, tmp_path, capsys):
-    import qa.build
+    import qa.system
 
-    monkeypatch.setattr(qa.build, "load_embedder", lambda name, cache_dir=None: FakeEmbedder())
+    monkeypatch.setattr(qa.system, "load_embedder", lambda name, cache_dir=None: FakeEmbedder())
     article = tmp_path / "genf.txt"
     article.write_text(ARTICLES["genf.txt"], encoding="utf-8")
     corpus = tmp_path / "new-corpus"

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from embeddings.documents import TITLE_MAX_CHARS, Document, load_corpus, load_document
-from qa.errors import QAError
+from embeddings.errors import QAError
 
 SEEDS = Path(__file__).resolve().parent.parent / "seeds"
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import qa.commands.eval as eval_command
-from qa.cli import main
+from qa.commands.main import main
 from qa.evaluation.compare import compare_runs
 from qa.evaluation.report import load_run
 from tests.fakes import FakeRetriever, ScriptedPipeline, ScriptedReader, tiny_squad

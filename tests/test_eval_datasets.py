@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from qa.errors import QAError
+from embeddings.errors import QAError
 from qa.evaluation.datasets import load_dataset, parse_articles
 from tests.fakes import tiny_squad
 

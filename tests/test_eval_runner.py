@@ -9,7 +9,7 @@ import pytest
 
 from embeddings.chunking import Chunk
 from embeddings.documents import Document
-from qa.errors import QAError
+from embeddings.errors import QAError
 from qa.evaluation.datasets import EvalDataset, EvalQuestion, load_dataset
 from qa.evaluation.metrics import question_type, summarise
 from qa.evaluation.runner import RunConfig, contains_answer, evaluate

@@ -1,6 +1,6 @@
 import pytest
 
-from qa.fusion import fuse, min_max, reciprocal_rank_fusion, weighted_sum
+from qa.retrieval.fusion import fuse, min_max, reciprocal_rank_fusion, weighted_sum
 
 DENSE = [(1, 0.90), (2, 0.85), (3, 0.80)]
 SPARSE = [(3, 12.0), (4, 6.0), (1, 3.0)]

@@ -1,7 +1,7 @@
 import pytest
 
 from embeddings.indexing import open_index
-from qa.errors import QAError
+from embeddings.errors import QAError
 from tests.fakes import FakeEmbedder
 
 

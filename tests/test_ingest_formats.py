@@ -5,7 +5,7 @@ import pytest
 
 from embeddings.documents import load_corpus, load_document
 from embeddings.formats import HIDDEN_METADATA, page_label, page_of
-from qa.errors import QAError
+from embeddings.errors import QAError
 
 PAGE = """<!DOCTYPE html>
 <html lang="de"><head>

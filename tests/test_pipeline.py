@@ -2,10 +2,10 @@ import pytest
 
 from embeddings.documents import Document
 from embeddings.indexing import build_index
-from qa.errors import QAError
-from qa.confidence import ConfidencePolicy
-from qa.pipeline import QAPipeline
-from qa.retriever import Retriever
+from embeddings.errors import QAError
+from qa.answering.confidence import ConfidencePolicy
+from qa.answering.pipeline import QAPipeline
+from qa.retrieval.retriever import Retriever
 from tests.fakes import FakeEmbedder, FakeReader
 
 DOCS = [

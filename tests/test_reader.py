@@ -11,8 +11,9 @@ from hypothesis import strategies as st
 
 from embeddings.chunking import Chunk
 from embeddings.documents import Document
-from qa.errors import QAError
-from qa.reader import (Reader, ReaderEvidence, TransformersReader, load_reader, normalize_answer_text,
+from embeddings.errors import QAError
+from qa.reading.loading import load_reader
+from qa.reading.reader import (Reader, ReaderEvidence, TransformersReader, normalize_answer_text,
                        trim_span)
 from qa.types import Hit
 from tests.fakes import (TINY_QA_FILLER, TINY_QA_QUESTION, FakeReader, build_tiny_qa_model,
@@ -323,7 +324,7 @@ def test_strong_prior_keeps_answers_in_the_better_retrieved_passage(tiny_model_a
 ])
 def test_ranking_logit_is_margin_plus_prior(tiny_model_and_tokenizer, null_weight, passage_prior, winner):
     """The ranking arithmetic on two hand-made candidates; evidence keeps the raw logits."""
-    from qa.reader import _Candidate
+    from qa.reading.reader import _Candidate
 
     reader = make_reader(tiny_model_and_tokenizer, mode="separate", null_weight=null_weight,
                          passage_prior=passage_prior)
@@ -377,7 +378,7 @@ def test_load_reader_from_a_local_folder(tiny_qa_dir, tmp_path):
 
 def test_unloadable_model_warns_once_and_falls_back(tmp_path, caplog, tiny_model_and_tokenizer):
     fallback = make_reader(tiny_model_and_tokenizer)
-    with caplog.at_level(logging.WARNING, logger="qa.reader"):
+    with caplog.at_level(logging.WARNING, logger="qa.reading.reader"):
         reader = load_reader(str(tmp_path / "no-such-model"), cache_dir=tmp_path,
                              fallback=lambda: fallback)
     assert reader is fallback
@@ -409,7 +410,7 @@ def test_no_answer_crosses_a_sentence_boundary(tiny_model_and_tokenizer):
     dropped, and the best span inside one sentence wins instead."""
     import numpy as np
 
-    from qa.reader import _Context, _Segment, _chunk_sentences
+    from qa.reading.reader import _Context, _Segment, _chunk_sentences
 
     reader = make_reader(tiny_model_and_tokenizer, mode="separate", whole_words=False)
     text = "Israel gegenüber leisten. Auch aus Berlin hieß es"
@@ -451,7 +452,7 @@ def test_no_answer_crosses_a_sentence_boundary(tiny_model_and_tokenizer):
     ("Wer sind die Gastgeber?", False),
 ])
 def test_questions_that_ask_for_one_name(question, one):
-    from qa.reader import asks_for_one_name
+    from qa.reading.reader import asks_for_one_name
 
     assert asks_for_one_name(question) is one
 
@@ -462,13 +463,13 @@ def test_questions_that_ask_for_one_name(question, one):
     ("Präsident Joe Biden", "Präsident Joe Biden"),
 ])
 def test_first_listed_name(span, first):
-    from qa.reader import first_listed
+    from qa.reading.reader import first_listed
 
     assert first_listed(span) == first
 
 
 def test_one_name_question_gets_the_first_name_of_a_list(tiny_model_and_tokenizer):
-    from qa.reader import _Candidate
+    from qa.reading.reader import _Candidate
 
     reader = make_reader(tiny_model_and_tokenizer, mode="separate")
     text = "Gastgeber waren Olaf Scholz und Emmanuel Macron."

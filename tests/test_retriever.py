@@ -4,8 +4,8 @@ import pytest
 
 from embeddings.indexing import build_index
 from embeddings.documents import Document
-from qa.errors import QAError
-from qa.retriever import Retriever
+from embeddings.errors import QAError
+from qa.retrieval.retriever import Retriever
 from tests.fakes import FakeEmbedder
 
 DOCS = [

@@ -7,7 +7,7 @@ import pytest
 from embeddings.chunking import Chunk
 from embeddings.documents import Document
 from embeddings.store import FORMAT_VERSION, ChunkIndex, IndexManifest, corpus_fingerprint
-from qa.errors import QAError
+from embeddings.errors import QAError
 from tests.fakes import FakeEmbedder
 
 

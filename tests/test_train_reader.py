@@ -6,8 +6,8 @@ import random
 
 import pytest
 
-from qa.errors import QAError
-from qa.train_reader import (DEFAULT_DATA_DIR, QAExample, build_windows, export_layer_files,
+from embeddings.errors import QAError
+from training.train_reader import (DEFAULT_DATA_DIR, QAExample, build_windows, export_layer_files,
                              load_xquad_examples, main, other_paragraph_negatives,
                              swapped_term_negatives, without_answer_sentence)
 from tests.fakes import TINY_QA_QUESTION, build_tiny_qa_model, tiny_qa_context
@@ -97,7 +97,7 @@ def test_export_writes_the_shipped_format(tiny_dir, tmp_path):
 @pytest.mark.slow
 @needs_xquad
 def test_smoke_run_writes_a_loadable_model(tmp_path):
-    from qa.reader import load_reader
+    from qa.reading.loading import load_reader
 
     out = tmp_path / "reader"
     assert main(["--smoke", "--out", str(out)]) == 0

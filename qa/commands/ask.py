@@ -5,11 +5,10 @@ import argparse
 import json
 import sys
 
-from qa.build import build_pipeline
-from qa.chat import present
-from qa.commands.index import add_index_options, settings_from_args
-from qa.errors import QAError
-from qa.retriever import check_question
+from qa.answering.present import present, response_json
+from qa.answering.question import check_question
+from qa.settings import add_index_options, add_reader_option, settings_from_args
+from qa.system import check_limits
 from qa.types import Response
 
 
@@ -24,35 +23,14 @@ def register(subparsers) -> None:
     ask.add_argument("--top-n", type=int, default=None,
                      help="answers to extract (default 3); the text shows those scoring at least "
                           "half the best, as the chat does, and --json all of them")
-    ask.add_argument("--reader", dest="reader_model", default=None,
-                     help="transformers QA model name or folder (default: builtin e5-small-qa-de)")
+    add_reader_option(ask)
     ask.add_argument("--threshold", type=float, default=None,
                      help="'not in the articles' threshold in [0, 1] on the answer's confidence (0 never "
                           "abstains; default: calibrated); above it answers are confident or uncertain")
-    ask.add_argument("--json", action="store_true", help="print exactly one JSON object")
+    ask.add_argument("--json", action="store_true",
+                     help="print exactly one JSON object (the /ask API's shape, with every answer)")
     add_index_options(ask)
     ask.set_defaults(handler=run_ask)
-
-
-def response_to_json(response: Response) -> dict:
-    """The documented ``qa ask --json`` shape; ``answers`` is empty when the system abstains."""
-    return {
-        "question": response.question,
-        "reader": response.reader,
-        "tier": response.tier,
-        "confidence": round(response.confidence, 6),
-        "answers": [
-            {"text": a.text, "score": round(a.score, 6), "doc_id": a.doc_id, "title": a.title,
-             "start": a.start, "end": a.end, "sentence": a.sentence,
-             "passage_start": a.passage_start, "passage_end": a.passage_end}
-            for a in response.answers
-        ],
-        "passages": [
-            {"doc_id": h.doc_id, "title": h.title, "start": h.chunk.start, "end": h.chunk.end,
-             "score": round(h.score, 6), "text": h.chunk.text}
-            for h in response.hits
-        ],
-    }
 
 
 def tier_line(response: Response) -> str:
@@ -63,7 +41,7 @@ def tier_line(response: Response) -> str:
 
 def format_response(response: Response) -> str:
     """The human output: the answer and the close alternatives the chat shows too
-    (``qa.chat.present``: runners-up with at least half the best score), then numbered
+    (``qa.web.render.present``: runners-up with at least half the best score), then numbered
     citations with each answer's document offsets and sentence. ``--json`` keeps every answer."""
     view = present(response)
     lines = [f"Q: {response.question}"]
@@ -102,13 +80,14 @@ def format_response(response: Response) -> str:
 
 def run_ask(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
-    question = check_question(args.question)
-    if args.threshold is not None and not 0.0 <= args.threshold <= 1.0:
-        raise QAError(f"--threshold must be between 0 and 1, got {args.threshold}")
-    pipeline = build_pipeline(settings, show_progress=False)
-    response = pipeline.ask(question, k=settings.k, top_n=settings.top_n, threshold=args.threshold)
+    check_question(args.question)   # everything a user can get wrong, before any model loads
+    check_limits(k=settings.k, top_n=settings.top_n, threshold=args.threshold)
+    system = args.load_system(settings, show_progress=False)
+    response = system.ask(args.question, k=settings.k, top_n=settings.top_n, threshold=args.threshold)
     if args.json:
-        json.dump(response_to_json(response), sys.stdout, ensure_ascii=False)
+        # Every answer asked for, not just the close alternatives the text and the chat show.
+        view = present(response, max_alternatives=settings.top_n - 1, alternative_ratio=0.0)
+        json.dump(response_json(view), sys.stdout, ensure_ascii=False)
         print()
     else:
         print(format_response(response))

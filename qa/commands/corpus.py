@@ -9,11 +9,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
-from qa.commands.index import add_index_options, settings_from_args
-from qa.errors import QAError
+from qa.settings import add_index_options, settings_from_args
 
 
 def register(subparsers) -> None:
@@ -42,90 +40,37 @@ def register(subparsers) -> None:
 
 
 def run_add(args: argparse.Namespace) -> int:
-    from embeddings.indexing import IndexChanges, add_to_corpus, article_files, copy_into_corpus, \
-        corpus_has_articles, load_articles
-    from qa.build import build_retriever
-
     settings = settings_from_args(args)
-    started = time.perf_counter()
-    files = article_files(args.paths)
-    if not files:
-        raise QAError(f"no files in {', '.join(map(str, args.paths))}; give article files or folders")
-    if not corpus_has_articles(settings.corpus_dir):
-        # A new corpus: the added files are all of it, so a plain build over the folder is the update.
-        loaded, skipped = load_articles(files)
-        if not loaded:
-            raise QAError("none of the given files is a usable article (see the warnings above)")
-        copy_into_corpus([file for file, _ in loaded], settings.corpus_dir)
-        retriever, status = build_retriever(settings, rebuild=True)
-        added, updated, unchanged, chunks = len(loaded), 0, 0, len(retriever.index)
-    else:
-        retriever, status = build_retriever(settings)
-        update = add_to_corpus(retriever.index, files, retriever.embedder, corpus_dir=settings.corpus_dir,
-                               index_dir=settings.index_dir)
-        skipped = update.skipped
-        changes = update.changes
-        # Files edited inside the corpus folder were already picked up when the index was opened.
-        synced = status.changes if status.changes is not None else IndexChanges()
-        fresh = set(synced.added) | set(synced.updated)
-        added = len(changes.added) + len(synced.added)
-        updated = len(changes.updated) + len(synced.updated)
-        unchanged = len([d for d in changes.unchanged if d not in fresh])
-        chunks = changes.chunks_added + synced.chunks_added
-        if synced.removed:
-            print(f"(the index also dropped {len(synced.removed)} documents deleted from {settings.corpus_dir})")
-    index = retriever.index
-    print(f"added {added}, updated {updated}, unchanged {unchanged}, skipped {len(skipped)}; "
-          f"{chunks} chunks embedded; {time.perf_counter() - started:.1f} s; "
-          f"index {settings.index_dir}: {len(index.documents)} documents, {len(index)} chunks, "
-          f"index type {index.manifest.index_kind}, retrieval {retriever.mode}")
+    system = args.load_system(settings, parts="retrieval", allow_empty=True)
+    report = system.add(args.paths)
+    if report.dropped:
+        print(f"(the index also dropped {len(report.dropped)} documents deleted from {settings.corpus_dir})")
+    status = system.status()
+    print(f"added {len(report.added)}, updated {len(report.updated)}, unchanged {len(report.unchanged)}, "
+          f"skipped {len(report.skipped)}; {report.chunks} chunks embedded; {report.seconds:.1f} s; "
+          f"index {settings.index_dir}: {status.articles} documents, {status.passages} chunks, "
+          f"index type {status.index_kind}, retrieval {status.mode}")
     return 0
 
 
 def run_remove(args: argparse.Namespace) -> int:
-    from embeddings.indexing import remove_from_corpus
-    from qa.build import build_retriever
-
     settings = settings_from_args(args)
-    retriever, _ = build_retriever(settings)
-    changes = remove_from_corpus(retriever.index, args.doc_ids, corpus_dir=settings.corpus_dir,
-                                 index_dir=settings.index_dir)
-    index = retriever.index
+    system = args.load_system(settings, parts="retrieval")
+    changes = system.remove(args.doc_ids)
+    status = system.status()
     print(f"removed {len(changes.removed)} documents ({changes.chunks_removed} chunks) from "
-          f"{settings.corpus_dir} and {settings.index_dir}; {len(index.documents)} documents, "
-          f"{len(index)} chunks left ({changes.seconds:.1f} s)")
+          f"{settings.corpus_dir} and {settings.index_dir}; {status.articles} documents, "
+          f"{status.passages} chunks left ({changes.seconds:.1f} s)")
     return 0
 
 
-def document_rows(index) -> list[dict]:
-    """One row per document: id, title, outlet, date, characters, chunks (sorted by id)."""
-    counts: dict[str, int] = {}
-    for chunk in index.chunks.values():
-        counts[chunk.doc_id] = counts.get(chunk.doc_id, 0) + 1
-    return [{"doc_id": doc.doc_id, "title": doc.title, "outlet": doc.metadata.get("outlet"),
-             "date": doc.metadata.get("date"), "chars": len(doc.text), "chunks": counts.get(doc.doc_id, 0)}
-            for doc in sorted(index.documents.values(), key=lambda d: d.doc_id)]
-
-
 def run_list(args: argparse.Namespace) -> int:
-    import logging
-
-    from embeddings.documents import load_corpus
-    from embeddings.store import ChunkIndex, corpus_fingerprint
-
     settings = settings_from_args(args)
-    index = ChunkIndex.load(settings.index_dir)
-    try:
-        current = corpus_fingerprint(load_corpus(settings.corpus_dir))
-    except QAError:
-        current = None
-    if current != index.manifest.corpus_fingerprint:
-        logging.getLogger(__name__).warning(
-            "the index in %s does not match the corpus %s; qa index brings it up to date",
-            settings.index_dir, settings.corpus_dir)
-    rows = document_rows(index)
+    system = args.load_system(settings, parts="index")
+    rows = system.rows()
+    status = system.status()
     if args.json:
-        json.dump({"index_dir": str(settings.index_dir), "index_kind": index.manifest.index_kind,
+        json.dump({"index_dir": str(settings.index_dir), "index_kind": status.index_kind,
                    "documents": rows}, sys.stdout, ensure_ascii=False)
         print()
         return 0
@@ -134,5 +79,5 @@ def run_list(args: argparse.Namespace) -> int:
     for r in rows:
         print(f"{r['doc_id']:<{width}}  {r['outlet'] or '-':<10}  {r['date'] or '-':<10}  "
               f"{r['chars']:>7}  {r['chunks']:>6}  {r['title']}")
-    print(f"{len(rows)} documents, {len(index)} chunks")
+    print(f"{len(rows)} documents, {status.passages} chunks")
     return 0

@@ -6,88 +6,31 @@ import json
 import logging
 import sys
 import time
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
-from embeddings.documents import Document
-from qa.commands.index import folder_argument
-from qa.errors import QAError
+from embeddings.errors import QAError
 from qa.evaluation.compare import compare_runs, format_comparison
 from qa.evaluation.datasets import EvalDataset, load_dataset, parse_articles
 from qa.evaluation.metrics import summarise
 from qa.evaluation.report import check_out_dir, format_summary, load_run, write_run
 from qa.evaluation.runner import MODES, RunConfig, check_runnable, evaluate
-from qa.settings import Settings
+from qa.settings import Settings, add_reader_option, folder_argument, settings_from_args
+from qa.system import QASystem
 
 log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True, slots=True)
-class EvalSystem:
-    """The parts of the system a run needs; the ones its mode does not use may be None."""
-
-    name: str
-    pipeline: Any = None
-    reader: Any = None
-    retriever: Any = None
+# What each mode loads: the reader alone for "reader", no reader for "retrieval".
+LOAD_PARTS = {"end-to-end": "all", "reader": "reader", "retrieval": "retrieval"}
 
 
-def build_system(settings: Settings, *, mode: str, documents: Sequence[Document] | None = None) -> EvalSystem:
-    """Load what ``mode`` needs for ``settings``: the real models and index.
-
-    ``documents`` (``--corpus-from-dataset``) replaces the corpus: they are indexed with the
-    configured embedder into a cache folder keyed by their fingerprint, so a second run over
-    the same dataset reuses the vectors. Tests replace this function with one returning fakes.
-    """
-    from qa.build import build_pipeline, build_reader, build_retriever, pipeline_for
-
-    if mode == "reader":
-        reader = build_reader(settings)
-        return EvalSystem(name=f"reader {reader.name}", reader=reader)
-    if documents is None:
-        if mode == "retrieval":
-            retriever, _ = build_retriever(settings)
-            return EvalSystem(name=f"retriever {retriever.mode} over {settings.index_dir}", retriever=retriever)
-        pipeline = build_pipeline(settings)
-        return EvalSystem(name=f"pipeline over {settings.index_dir}, reader {pipeline.reader_name}",
-                          pipeline=pipeline, retriever=pipeline.retriever)
-    retriever = dataset_retriever(settings, documents)
-    if mode == "retrieval":
-        return EvalSystem(name=f"retriever {retriever.mode} over the dataset's {len(documents)} contexts",
-                          retriever=retriever)
-    pipeline = pipeline_for(settings, retriever)
-    return EvalSystem(name=f"pipeline over the dataset's {len(documents)} contexts, reader {pipeline.reader_name}",
-                      pipeline=pipeline, retriever=retriever)
-
-
-def dataset_retriever(settings: Settings, documents: Sequence[Document]):
-    """A Retriever over ``documents`` (built as ``qa.build`` builds the corpus one: same embedder,
-    chunking, index kind and retrieval mode), its index cached under the cache folder."""
-    from embeddings.encoder import load_embedder
-    from embeddings.indexing import build_index, chunking_settings
-    from embeddings.store import ChunkIndex, corpus_fingerprint
-    from qa.retriever import Retriever
-
-    embedder = load_embedder(settings.embedding_model, cache_dir=settings.cache_dir)
-    fingerprint = corpus_fingerprint(documents)
-    folder = Path(settings.cache_dir) / "eval-indexes" / fingerprint
-    chunking = chunking_settings(max_tokens=settings.chunk_tokens, overlap=settings.chunk_overlap)
-    if (folder / "manifest.json").exists():
-        index = ChunkIndex.load(folder)
-        reasons = index.manifest.differences(model_name=embedder.name, model_fingerprint=embedder.fingerprint,
-                                             chunking=chunking, corpus_fingerprint=fingerprint)
-        if not reasons:
-            log.info("dataset index: %s (%d chunks, cached)", folder, len(index))
-            return Retriever(index, embedder, mode=settings.retrieval_mode)
-        log.info("rebuilding the dataset index in %s: %s", folder, "; ".join(reasons))
-    log.info("indexing the dataset's %d contexts into %s", len(documents), folder)
-    index = build_index(list(documents), embedder, max_tokens=settings.chunk_tokens,
-                        overlap=settings.chunk_overlap, show_progress=sys.stderr.isatty(),
-                        index_kind=settings.index_kind)
-    index.save(folder)
-    return Retriever(index, embedder, mode=settings.retrieval_mode)
+def system_name(system: QASystem, dataset: EvalDataset, *, from_dataset: bool) -> str:
+    """"pipeline over index/, reader X", or "... over the dataset's N contexts"."""
+    name = system.describe()
+    if from_dataset and system.retriever is not None:
+        name = name.replace(f"over {system.settings.index_dir}", f"over the dataset's {len(dataset.documents)} contexts")
+    return name
 
 
 # ---------------------------------------------------------------------------------------
@@ -118,8 +61,7 @@ def register(subparsers) -> None:
     run.add_argument("--corpus", dest="corpus_dir", type=folder_argument, default=None,
                      help="the articles that index was built from (default: seeds/ or $QA_CORPUS_DIR); "
                           "an index over another corpus needs it, or it is brought up to date with seeds/")
-    run.add_argument("--reader", dest="reader_model", default=None, metavar="NAME_OR_PATH",
-                     help="QA model: builtin (default), a local folder or a hub name")
+    add_reader_option(run)
     run.add_argument("--out", type=Path, default=None, metavar="DIR",
                      help="write metrics.json, predictions.jsonl and report.html into DIR (atomically)")
     run.add_argument("--json", action="store_true", help="print metrics.json's object instead of the table")
@@ -138,8 +80,7 @@ def register(subparsers) -> None:
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    settings = Settings.from_env().replace(index_dir=args.index_dir, corpus_dir=getattr(args, "corpus_dir", None),
-                                           reader_model=args.reader_model, k=args.k)
+    settings = settings_from_args(args).replace(top_n=args.top_n)
     if settings.corpus_dir is not None and not Path(settings.corpus_dir).is_dir():
         raise QAError(f"--corpus {settings.corpus_dir}: no such folder; give the folder of articles "
                       "the index was built from")
@@ -161,10 +102,12 @@ def run_eval(args: argparse.Namespace) -> int:
              settings.describe())
 
     started = time.perf_counter()
-    system = build_system(settings, mode=config.mode,
-                          documents=dataset.documents if args.corpus_from_dataset else None)
+    documents = dataset.documents if args.corpus_from_dataset else None
+    system = args.load_system(settings, parts=LOAD_PARTS[config.mode], documents=documents)
     loaded = time.perf_counter()
-    results = evaluate(dataset, config, pipeline=system.pipeline, reader=system.reader, retriever=system.retriever)
+    results = evaluate(dataset, config, pipeline=system if config.mode == "end-to-end" else None,
+                       reader=system if config.mode == "reader" else None,
+                       retriever=system if config.mode != "reader" else None)
     metrics = summarise(results, config, run=describe_run(args, dataset, system, settings, articles=articles,
                                                           load_s=loaded - started,
                                                           run_s=time.perf_counter() - loaded))
@@ -179,7 +122,7 @@ def run_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def describe_run(args: argparse.Namespace, dataset: EvalDataset, system: EvalSystem, settings: Settings,
+def describe_run(args: argparse.Namespace, dataset: EvalDataset, system: QASystem, settings: Settings,
                  *, articles: frozenset[int] | None, load_s: float, run_s: float) -> dict[str, Any]:
     return {
         "dataset": str(dataset.path),
@@ -190,8 +133,8 @@ def describe_run(args: argparse.Namespace, dataset: EvalDataset, system: EvalSys
         "limit": args.limit,
         "corpus": "gold paragraph" if args.mode == "reader" else
                   "dataset" if args.corpus_from_dataset else str(settings.index_dir),
-        "system": system.name,
-        "retrieval_mode": getattr(system.retriever, "mode", None),
+        "system": system_name(system, dataset, from_dataset=args.corpus_from_dataset),
+        "retrieval_mode": system.status().mode,
         "embedding_model": settings.embedding_model,
         "reader_model": settings.reader_model,
         "started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),

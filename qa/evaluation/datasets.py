@@ -18,7 +18,7 @@ from types import MappingProxyType
 from typing import Any, Iterator, Mapping
 
 from embeddings.documents import Document
-from qa.errors import QAError
+from embeddings.errors import QAError
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from embeddings.atomic import atomic_directory
-from qa.errors import QAError
+from embeddings.errors import QAError
 from qa.evaluation.metrics import language_of, risk_coverage_curve, selective_rows
 from qa.evaluation.runner import QuestionResult
 

@@ -14,7 +14,7 @@ from typing import Any, Literal, Protocol, Sequence
 from tqdm import tqdm
 
 from embeddings.chunking import Chunk
-from qa.errors import QAError
+from embeddings.errors import QAError
 from qa.evaluation.datasets import EvalDataset, EvalQuestion
 from qa.evaluation.scoring import normalize_answer, score_answer
 from qa.types import Answer, Hit, Response

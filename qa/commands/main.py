@@ -1,4 +1,4 @@
-"""The ``qa`` command line: one sub-command module each, all reaching the same pipeline.
+"""The ``qa`` command line: one sub-command module each, all reaching the same QASystem.
 
 User mistakes (QAError) print one line on stderr and exit with code 2, never a traceback.
 """
@@ -8,9 +8,11 @@ import argparse
 import importlib
 import logging
 import sys
-from typing import Sequence
+from typing import Callable, Sequence
 
-from qa.errors import QAError
+from embeddings.errors import QAError
+from qa.settings import configure_logging
+from qa.system import QASystem
 
 # Each module defines ``register(subparsers)``, which adds its parser(s) with
 # ``set_defaults(handler=...)``; a handler takes the parsed args and returns an exit code.
@@ -21,21 +23,6 @@ COMMAND_MODULES = (
     "qa.commands.eval",
     "qa.commands.serve",
 )
-
-
-def configure_logging(level: int) -> None:
-    """Our own log lines at ``level``; third-party libraries only when they warn."""
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s",
-                        stream=sys.stderr, force=True)
-    for name in ("qa", "embeddings", "app", "benchmarks"):
-        logging.getLogger(name).setLevel(level)
-    logging.getLogger("bm25s").setLevel(logging.WARNING)  # it logs every index build at DEBUG
-    try:
-        from transformers.utils import logging as hf_logging
-
-        hf_logging.disable_progress_bar()  # "Loading weights" bars on every start
-    except ImportError:  # pragma: no cover
-        pass
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,9 +38,12 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, *, load_system: Callable[..., QASystem] = QASystem.load) -> int:
+    """Run one command. ``load_system`` (default ``QASystem.load``) is how every handler gets
+    the system: tests pass one that injects fake models."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.load_system = load_system
     level = logging.DEBUG if args.verbose else logging.WARNING if args.quiet else logging.INFO
     configure_logging(level)
     if not getattr(args, "handler", None):

@@ -1,9 +1,9 @@
 """Reproduce the built-in reader e5-small-qa-de: fine-tune multilingual-e5-small for span
 extraction on XQuAD articles 0-39 (12 languages), with the recipe of its MODEL_CARD.md.
 
-    python -m qa.train_reader --out runs/e5-small-qa-de          # GPU: about 2 minutes on an H100
-    python -m qa.train_reader --smoke --out /tmp/reader-smoke      # a few dozen examples, CPU
-    python -m qa.train_reader --init builtin --no-answer 1 --cut-answer-sentence \
+    python -m training.train_reader --out runs/e5-small-qa-de          # GPU: about 2 minutes on an H100
+    python -m training.train_reader --smoke --out /tmp/reader-smoke      # a few dozen examples, CPU
+    python -m training.train_reader --init builtin --no-answer 1 --cut-answer-sentence \
         --languages de,en --context-language de --articles 30 --epochs 1 --lr 3e-5 \
         --batch-size 16 --max-length 320 --freeze-layers 6 --out runs/reader-na   # CPU, ~25-35 min
 
@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from qa.errors import QAError
+from embeddings.errors import QAError
 from qa.settings import REPO_ROOT
 
 log = logging.getLogger(__name__)
@@ -196,7 +196,7 @@ def key_terms(question: str) -> tuple[str, ...]:
     """A question's swappable terms: capitalised words and words with a digit, at least three
     characters, after the first word. German capitalises every noun, so these include nouns:
     a swapped noun makes an unanswerable question too (the runtime confidence looks at proper
-    nouns only, qa.confidence.names_and_numbers)."""
+    nouns only, qa.answering.confidence.names_and_numbers)."""
     words = _WORD.findall(question)
     return tuple(w for w in words[1:]
                  if len(w) >= 3 and (w[:1].isupper() or any(c.isdigit() for c in w)))
@@ -282,11 +282,11 @@ def initial_model_and_tokenizer(init: str | None, seed: int):
     if init is None:
         return base_model_and_tokenizer(seed)
     if init == "builtin":
-        from qa.builtin_reader import load_builtin_model
+        from qa.reading.builtin import load_builtin_model
         from qa.settings import Settings
 
         return load_builtin_model(cache_dir=Settings.from_env().cache_dir)
-    from qa.reader import _load_transformers_model
+    from qa.reading.loading import _load_transformers_model
 
     try:
         model, tokenizer = _load_transformers_model(init)
@@ -408,7 +408,7 @@ def export_layer_files(model, folder: Path, *, files: int = 3) -> list[Path]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m qa.train_reader", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m training.train_reader", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, required=True, help="folder to write the model into")
     parser.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR,
                         help="folder with xquad.<lang>.json (default: %(default)s)")

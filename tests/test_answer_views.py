@@ -10,8 +10,12 @@ from hypothesis import strategies as st
 
 from embeddings.chunking import Chunk
 from embeddings.documents import Document
-from qa import chat
-from qa.errors import QAError
+from embeddings import intake
+from qa.answering import present
+from qa.answering import question as questions
+from qa.web import render
+from qa import system
+from embeddings.errors import QAError
 from qa.types import Answer, Hit, Response
 
 TEXT = (
@@ -50,22 +54,22 @@ SECOND = make_hit(DOC, 67, 123, rank=2, score=0.8)
 @pytest.mark.parametrize("raw", ["", "   ", "\n\t", None])
 def test_empty_questions_get_a_friendly_error(raw):
     with pytest.raises(QAError, match="Bitte eine Frage"):
-        chat.check_question(raw)
+        questions.check_question(raw)
 
 
 def test_long_question_is_refused_with_its_length():
     with pytest.raises(QAError, match="10.000 Zeichen"):
-        chat.check_question("x" * 10_000)
+        questions.check_question("x" * 10_000)
 
 
 @pytest.mark.parametrize("raw", [42, ["a"], {"q": 1}, b"bytes"])
 def test_non_text_is_refused(raw):
     with pytest.raises(QAError, match="als Text"):
-        chat.check_question(raw)
+        questions.check_question(raw)
 
 
 def test_question_whitespace_and_control_characters_collapse():
-    assert chat.check_question("  Wer\x00 ist\n\n Biden? ") == "Wer ist Biden?"
+    assert questions.check_question("  Wer\x00 ist\n\n Biden? ") == "Wer ist Biden?"
 
 
 @pytest.mark.parametrize("text, language", [
@@ -77,7 +81,7 @@ def test_question_whitespace_and_control_characters_collapse():
     ("And when?", "en"),
 ])
 def test_detect_language(text, language):
-    assert chat.detect_language(text) == language
+    assert questions.detect_language(text) == language
 
 
 # --- follow-ups -----------------------------------------------------------------------------
@@ -105,7 +109,7 @@ def test_detect_language(text, language):
     ("Wann?", ["Biden Selenskyj Telefonat"], "Wann Biden Selenskyj Telefonat?"),
 ])
 def test_elliptic_followups_are_resolved_against_the_previous_question(question, history, expected):
-    assert chat.resolve_followup(question, history) == expected
+    assert questions.resolve_followup(question, history) == expected
 
 
 @pytest.mark.parametrize("question, previous, expected", [
@@ -131,21 +135,21 @@ def test_elliptic_followups_are_resolved_against_the_previous_question(question,
     ("Und was sagt Putin?", "Wann ist die Sitzung des Nato-Russland-Rates?", "Was sagt Putin?"),
 ])
 def test_a_new_topic_replaces_the_previous_questions_last_noun_phrase(question, previous, expected):
-    assert chat.resolve_followup(question, [previous]) == expected
+    assert questions.resolve_followup(question, [previous]) == expected
 
 
 def test_a_topic_swap_keeps_the_rest_of_the_question():
     """The regression: "Und die Nato?" used to become "Wann die Nato?"."""
-    resolved = chat.resolve_followup("Und die Nato?", ["Wann ist die Sitzung des Nato-Russland-Rates?"])
+    resolved = questions.resolve_followup("Und die Nato?", ["Wann ist die Sitzung des Nato-Russland-Rates?"])
     assert resolved.startswith("Wann ist die Sitzung") and "Nato" in resolved
-    assert not chat.is_followup(resolved)
+    assert not questions.is_followup(resolved)
 
 
 def test_followups_chain_through_resolved_turns():
     history = ["Wann ist die Sitzung des Nato-Russland-Rates?", "Und die OSZE?"]
-    assert chat.resolve_followup("Und wo?", history) == "Wo ist die Sitzung der OSZE?"
+    assert questions.resolve_followup("Und wo?", history) == "Wo ist die Sitzung der OSZE?"
     history = ["Wer hat der Ukraine Sicherheitsgarantien angeboten?", "Und wann?"]
-    assert chat.resolve_followup("Und wo?", history) == (
+    assert questions.resolve_followup("Und wo?", history) == (
         "Wo hat der Ukraine Sicherheitsgarantien angeboten?")
 
 
@@ -155,34 +159,34 @@ def test_followups_chain_through_resolved_turns():
     "How many people were killed in the Donbass?",
 ])
 def test_full_questions_are_left_alone(question):
-    assert not chat.is_followup(question)
-    assert chat.resolve_followup(question, ["Wann tagt der Rat?"]) == question
+    assert not questions.is_followup(question)
+    assert questions.resolve_followup(question, ["Wann tagt der Rat?"]) == question
 
 
 def test_followup_without_history_is_left_alone():
-    assert chat.resolve_followup("Und wann?", []) == "Und wann?"
-    assert chat.resolve_followup("Und wann?", None) == "Und wann?"
+    assert questions.resolve_followup("Und wann?", []) == "Und wann?"
+    assert questions.resolve_followup("Und wann?", None) == "Und wann?"
 
 
 def test_followup_after_only_followups_is_left_alone():
-    assert chat.resolve_followup("Und wann?", ["Wer noch?"]) == "Und wann?"
+    assert questions.resolve_followup("Und wann?", ["Wer noch?"]) == "Und wann?"
 
 
 def test_resolving_twice_changes_nothing():
     history = ["Wer hat Selenskyj Unterstützung zugesichert?"]
-    once = chat.resolve_followup("Und wann?", history)
-    assert chat.resolve_followup(once, history) == once
+    once = questions.resolve_followup("Und wann?", history)
+    assert questions.resolve_followup(once, history) == once
 
 
 # --- escaping -------------------------------------------------------------------------------
 
 def test_escape_html_neutralises_tags_and_attributes():
-    escaped = chat.escape_html(HOSTILE)
+    escaped = render.escape_html(HOSTILE)
     assert "<" not in escaped and ">" not in escaped and '"' not in escaped
 
 
 def test_escape_markdown_leaves_no_markup():
-    escaped = chat.escape_markdown(HOSTILE)
+    escaped = render.escape_markdown(HOSTILE)
     assert "<" not in escaped and ">" not in escaped
     # every Markdown-active character is preceded by a backslash
     for char in "[]()!*":
@@ -191,7 +195,7 @@ def test_escape_markdown_leaves_no_markup():
 
 
 def test_escape_markdown_collapses_indentation():
-    assert chat.escape_markdown("    code\n\n    block") == "code block"
+    assert render.escape_markdown("    code\n\n    block") == "code block"
 
 
 # --- presenting -----------------------------------------------------------------------------
@@ -199,8 +203,8 @@ def test_escape_markdown_collapses_indentation():
 def test_answer_message_has_bold_answer_confidence_and_numbered_citations():
     best = make_answer(FIRST, "12. Januar", score=0.8)
     alt = make_answer(SECOND, "13 000", score=0.5)
-    view = chat.present(response([best, alt], [FIRST, SECOND], confidence=0.87))
-    text = chat.answer_markdown(view)
+    view = present.present(response([best, alt], [FIRST, SECOND], confidence=0.87))
+    text = render.answer_markdown(view)
     assert text.startswith("**12\\. Januar** \\[1\\]")
     # the calibrated confidence the tiers are cut from, not the reader's 80 % for the span
     assert "Einschätzung: sicher (87 %)" in text and "prüfen" not in text
@@ -211,22 +215,22 @@ def test_answer_message_has_bold_answer_confidence_and_numbered_citations():
 
 def test_uncertain_answers_are_flagged_for_a_check_in_the_users_language():
     best = make_answer(FIRST, "12. Januar", score=0.8)
-    view = chat.present(response([best], [FIRST], tier="uncertain", confidence=0.42))
-    text = chat.answer_markdown(view)
+    view = present.present(response([best], [FIRST], tier="uncertain", confidence=0.42))
+    text = render.answer_markdown(view)
     assert "Einschätzung: unsicher (42 %) – bitte die markierte Quelle prüfen" in text
-    english = chat.present(response([best], [FIRST], question="When does the council meet?",
+    english = present.present(response([best], [FIRST], question="When does the council meet?",
                                     tier="uncertain", confidence=0.42))
-    assert "Assessment: uncertain (42 %) – please check the highlighted source" in chat.answer_markdown(english)
-    data = chat.view_to_dict(view)
+    assert "Assessment: uncertain (42 %) – please check the highlighted source" in render.answer_markdown(english)
+    data = present.response_json(view)
     assert data["tier"] == "uncertain" and data["confidence"] == 0.42 and not data["abstained"]
-    refused = chat.view_to_dict(chat.present(response([], [FIRST], tier="none", abstained=True)))
+    refused = present.response_json(present.present(response([], [FIRST], tier="none", abstained=True)))
     assert refused["tier"] == "none" and refused["abstained"] and refused["answers"] == []
 
 
 def test_answers_from_one_passage_share_one_citation():
     best = make_answer(FIRST, "12. Januar", score=0.6)
     alt = make_answer(FIRST, "Nato-Russland-Rates", score=0.4)
-    view = chat.present(response([best, alt], [FIRST]))
+    view = present.present(response([best, alt], [FIRST]))
     assert len(view.citations) == 1
     assert view.citation_for(alt).number == 1
 
@@ -236,37 +240,37 @@ def test_alternatives_only_when_close_and_at_most_two():
     close = [make_answer(SECOND, w, score=s) for w, s in
              (("13 000", 0.35), ("Menschen", 0.32), ("Donbass", 0.31))]
     far = make_answer(SECOND, "getötet", score=0.1)
-    view = chat.present(response([best, *close, far], [FIRST, SECOND]))
+    view = present.present(response([best, *close, far], [FIRST, SECOND]))
     assert [a.text for a in view.alternatives] == ["13 000", "Menschen"]
-    view = chat.present(response([best, far], [FIRST, SECOND]))
+    view = present.present(response([best, far], [FIRST, SECOND]))
     assert view.alternatives == ()
 
 
 def test_duplicate_answer_texts_are_not_alternatives():
     best = make_answer(FIRST, "12. Januar", score=0.6)
     same = make_answer(FIRST, "12. Januar", score=0.5)
-    assert chat.present(response([best, same], [FIRST])).alternatives == ()
+    assert present.present(response([best, same], [FIRST])).alternatives == ()
 
 
 def test_abstention_says_so_in_the_question_language_and_lists_closest_passages():
-    view = chat.present(response([], [FIRST, SECOND]))
-    text = chat.answer_markdown(view)
+    view = present.present(response([], [FIRST, SECOND]))
+    text = render.answer_markdown(view)
     assert text.startswith("Dazu finde ich in den Artikeln keine Antwort.")
     assert "\\[1\\]" in text and "\\[2\\]" in text and "Sitzung des Nato" in text
-    english = chat.present(response([], [FIRST], question="When does the council meet?"))
-    assert chat.answer_markdown(english).startswith("I can't find an answer to that in the articles.")
+    english = present.present(response([], [FIRST], question="When does the council meet?"))
+    assert render.answer_markdown(english).startswith("I can't find an answer to that in the articles.")
 
 
 def test_threshold_turns_weak_answers_into_an_abstention():
     weak = make_answer(FIRST, "12. Januar", score=0.2)
-    assert chat.present(response([weak], [FIRST]), threshold=0.3).abstained
-    assert not chat.present(response([weak], [FIRST]), threshold=0.2).abstained
+    assert present.present(response([weak], [FIRST]), threshold=0.3).abstained
+    assert not present.present(response([weak], [FIRST]), threshold=0.2).abstained
 
 
 def test_resolved_followup_is_shown():
     best = make_answer(FIRST, "12. Januar", score=0.8)
     resolved = Response("Und die Nato?", (best,), (FIRST,), "fake", False, "Wann die Nato?")
-    text = chat.answer_markdown(chat.present(resolved, question="Und die Nato?"))
+    text = render.answer_markdown(present.present(resolved, question="Und die Nato?"))
     assert text.startswith("*Verstanden als: Wann die Nato?*")
 
 
@@ -274,7 +278,7 @@ def test_answer_text_from_a_hostile_article_is_escaped_in_the_chat():
     doc = Document("h.txt", "<script>t</script>", "x " + HOSTILE + " y")
     hit = make_hit(doc, 0, len(doc.text))
     answer = make_answer(hit, "<script>window.__pwned=1</script>", score=0.9)
-    text = chat.answer_markdown(chat.present(response([answer], [hit])))
+    text = render.answer_markdown(present.present(response([answer], [hit])))
     assert "<script" not in text and "&lt;script&gt;" in text
 
 
@@ -282,8 +286,8 @@ def test_answer_text_from_a_hostile_article_is_escaped_in_the_chat():
 
 def test_highlight_marks_exactly_the_answer_offsets():
     best = make_answer(SECOND, "13 000", score=0.9)
-    view = chat.present(response([best], [SECOND]))
-    rendered = chat.sources_html(view)
+    view = present.present(response([best], [SECOND]))
+    rendered = render.sources_html(view)
     marked = re.findall(r'<mark class="qa-answer">(.*?)</mark>', rendered)
     assert marked == ["13 000"]
     assert TEXT[best.start:best.end] == "13 000"
@@ -294,7 +298,7 @@ def test_highlight_uses_offsets_not_text_search():
     doc = Document("m.txt", "M", "Menschen helfen Menschen.")
     hit = make_hit(doc, 0, len(doc.text))
     answer = make_answer(hit, "Menschen", score=0.9, occurrence=1)
-    html = chat.highlight(doc.text, offset=0, spans=[(answer.start, answer.end, "qa-answer")])
+    html = render.highlight(doc.text, offset=0, spans=[(answer.start, answer.end, "qa-answer")])
     assert html == 'Menschen helfen <mark class="qa-answer">Menschen</mark>.'
 
 
@@ -304,7 +308,7 @@ def test_highlight_round_trips_any_text(text, data):
     offset = data.draw(st.integers(0, 50))
     start = data.draw(st.integers(0, len(text)))
     end = data.draw(st.integers(start, len(text)))
-    rendered = chat.highlight(text, offset=offset, spans=[(offset + start, offset + end, "m")])
+    rendered = render.highlight(text, offset=offset, spans=[(offset + start, offset + end, "m")])
     inner = re.search(r'<mark class="m">(.*?)</mark>', rendered, re.S).group(1)
     import html as html_module
     assert html_module.unescape(inner) == text[start:end]
@@ -313,13 +317,13 @@ def test_highlight_round_trips_any_text(text, data):
 
 
 def test_highlight_skips_spans_outside_the_passage():
-    assert chat.highlight("abc", offset=10, spans=[(5, 12, "m")]) == "abc"
+    assert render.highlight("abc", offset=10, spans=[(5, 12, "m")]) == "abc"
 
 
 def test_article_marks_passage_and_answer_at_document_offsets():
     best = make_answer(SECOND, "13 000", score=0.9)
-    view = chat.present(response([best], [SECOND]))
-    html = chat.citation_article_html(view, 1, {"a.txt": DOC})
+    view = present.present(response([best], [SECOND]))
+    html = render.citation_article_html(view, 1, {"a.txt": DOC})
     assert '<span class="qa-passage-mark" id="qa-passage">' in html
     passage = re.search(r'id="qa-passage">(.*?)</span>', html, re.S).group(1)
     assert re.sub(r"</?mark[^>]*>", "", passage) == TEXT[SECOND.chunk.start:SECOND.chunk.end]
@@ -328,23 +332,23 @@ def test_article_marks_passage_and_answer_at_document_offsets():
 
 
 def test_unknown_citation_is_a_qa_error():
-    view = chat.present(response([make_answer(FIRST, "12. Januar", score=0.9)], [FIRST]))
+    view = present.present(response([make_answer(FIRST, "12. Januar", score=0.9)], [FIRST]))
     with pytest.raises(QAError):
-        chat.citation_article_html(view, 7, {"a.txt": DOC})
+        render.citation_article_html(view, 7, {"a.txt": DOC})
 
 
 def test_hostile_article_renders_inert_everywhere():
     doc = Document('x"><script>.txt', HOSTILE, HOSTILE, {"outlet": "<b>o</b>", "date": "<i>d</i>"})
     hit = make_hit(doc, 0, len(doc.text))
-    view = chat.present(response([], [hit]))
-    for html in (chat.sources_html(view), chat.article_html(doc, passage=(0, 10)),
-                 chat.article_list_html({doc.doc_id: doc})):
+    view = present.present(response([], [hit]))
+    for html in (render.sources_html(view), render.article_html(doc, passage=(0, 10)),
+                 render.article_list_html({doc.doc_id: doc})):
         assert "<script" not in html and "<img" not in html and "<b>" not in html
         assert "onerror=&quot;" in html
 
 
 def test_article_list_shows_title_outlet_date_and_length():
-    html = chat.article_list_html({"a.txt": DOC})
+    html = render.article_list_html({"a.txt": DOC})
     assert 'data-doc="a.txt"' in html
     for cell in ("Titel &lt;b&gt;A&lt;/b&gt;", "dpa", "04.09.2025", f"<td class=\"qa-num-cell\">{len(TEXT.split())}</td>"):
         assert cell in html
@@ -352,35 +356,36 @@ def test_article_list_shows_title_outlet_date_and_length():
 
 # --- API data -------------------------------------------------------------------------------
 
-def test_view_to_dict_is_json_with_answers_and_citations():
+def test_response_json_has_answers_citations_and_every_passage():
     best = make_answer(FIRST, "12. Januar", score=0.8)
     alt = make_answer(SECOND, "13 000", score=0.5)
-    data = chat.view_to_dict(chat.present(response([best, alt], [FIRST, SECOND])))
+    data = present.response_json(present.present(response([best, alt], [FIRST, SECOND])))
     json.dumps(data)
     assert data["abstained"] is False and data["message"] == "12. Januar"
     assert [(a["text"], a["citation"]) for a in data["answers"]] == [("12. Januar", 1), ("13 000", 2)]
     assert data["answers"][0]["start"] == best.start and data["answers"][0]["end"] == best.end
     cited = data["citations"][1]
-    assert TEXT[cited["start"]:cited["end"]] == cited["passage"]
+    assert TEXT[cited["start"]:cited["end"]] == cited["text"]
+    assert [p["rank"] for p in data["passages"]] == [1, 2]
     assert cited["metadata"] == {"outlet": "dpa", "date": "04.09.2025"}
 
 
 def test_view_to_dict_for_an_abstention():
-    data = chat.view_to_dict(chat.present(response([], [FIRST])))
+    data = present.response_json(present.present(response([], [FIRST])))
     assert data["abstained"] is True and data["answers"] == []
-    assert data["message"] == chat.NO_ANSWER["de"] and len(data["citations"]) == 1
+    assert data["message"] == present.NO_ANSWER["de"] and len(data["citations"]) == 1
 
 
 # --- status line, page numbers, adding articles ------------------------------------------------
 
 def test_status_line_names_mode_index_and_reader():
-    status = chat.CorpusStatus(articles=4, passages=27, mode="hybrid", embedder="multilingual-e5-small",
+    status = system.SystemStatus(articles=4, passages=27, mode="hybrid", embedder="multilingual-e5-small",
                                index_kind="flat", reader="e5-small-qa-de")
-    assert chat.status_line(status) == ("4 articles · 27 passages · hybrid retrieval (BM25 + "
+    assert render.status_line(status) == ("4 articles · 27 passages · hybrid retrieval (BM25 + "
                                         "multilingual-e5-small) · flat index · reader e5-small-qa-de")
-    assert chat.status_line(chat.CorpusStatus(articles=1, passages=1, mode="bm25")) == (
+    assert render.status_line(system.SystemStatus(articles=1, passages=1, mode="bm25")) == (
         "1 article · 1 passage · BM25 retrieval")
-    assert "&lt;b&gt;" in chat.header_html(chat.CorpusStatus(articles=1, reader="<b>"))
+    assert "&lt;b&gt;" in render.header_html(system.SystemStatus(articles=1, reader="<b>"))
 
 
 def _pdf_hit(start, end, page_starts="0,100,200"):
@@ -396,24 +401,24 @@ def _pdf_hit(start, end, page_starts="0,100,200"):
     (150, 250, "de", "Seiten 2-3"),
 ])
 def test_pdf_passages_name_their_pages(start, end, language, expected):
-    assert chat.pages_of(_pdf_hit(start, end), language) == expected
+    assert present.pages_of(_pdf_hit(start, end), language) == expected
 
 
 def test_passages_without_a_page_map_have_no_page():
-    assert chat.pages_of(_pdf_hit(0, 5, page_starts=""), "de") is None
+    assert present.pages_of(_pdf_hit(0, 5, page_starts=""), "de") is None
 
 
 @pytest.mark.parametrize("name, expected", [
     ("../../etc/passwd", "etc-passwd.txt"), ("..", "article.txt"), (".bashrc", "bashrc.txt"),
     ("Ölpreis: Ärger über Maß", "oelpreis-aerger-ueber-mass.txt"), ("", "article.txt"),
-    ("C:\\Windows\\win.ini", "c-windows-win-ini.txt"), ("a" * 200, "a" * chat.FILE_STEM_CHARS + ".txt"),
+    ("C:\\Windows\\win.ini", "c-windows-win-ini.txt"), ("a" * 200, "a" * intake.FILE_STEM_CHARS + ".txt"),
 ])
 def test_article_file_names_are_safe(name, expected):
-    assert chat.article_file_name(name) == expected
+    assert intake.article_file_name(name) == expected
 
 
 def test_pasted_article_puts_the_title_first_and_unifies_line_ends():
-    name, content = chat.pasted_article("  Neue   Lage ", "Erster Absatz.\r\n\r\nZweiter\x07 Absatz.")
+    name, content = intake.pasted_article("  Neue   Lage ", "Erster Absatz.\r\n\r\nZweiter\x07 Absatz.")
     assert (name, content) == ("neue-lage.txt", "Neue Lage\n\nErster Absatz.\n\nZweiter Absatz.\n")
 
 
@@ -426,7 +431,7 @@ def test_pasted_article_puts_the_title_first_and_unifies_line_ends():
 def test_check_upload_gives_a_safe_name(tmp_path, name, data, expected):
     path = tmp_path / "upload.bin"
     path.write_bytes(data)
-    assert chat.check_upload(path, original_name=name) == expected
+    assert intake.check_upload(path, original_name=name) == expected
 
 
 @pytest.mark.parametrize("name, data, expected", [
@@ -437,25 +442,25 @@ def test_check_upload_refuses_with_the_reason(tmp_path, name, data, expected):
     path = tmp_path / "upload.bin"
     path.write_bytes(data)
     with pytest.raises(QAError, match=expected):
-        chat.check_upload(path, original_name=name)
+        intake.check_upload(path, original_name=name)
 
 
 def test_added_and_refused_messages_are_escaped():
     from embeddings.documents import Document
 
     doc = Document("x.txt", "<script>alert(1)</script>", "text")
-    assert "<script>" not in chat.added_html(doc, outcome="added", passages=1)
-    assert "<img" not in chat.refused_html('<img src=x onerror="alert(1)">')
+    assert "<script>" not in render.added_html(doc, outcome="added", passages=1)
+    assert "<img" not in render.refused_html('<img src=x onerror="alert(1)">')
 
 
 def test_an_abstention_names_what_the_passages_do_not_mention():
     base = response([], [FIRST], question="Wann tagt der Rat in Oslo?")
-    plain = chat.answer_markdown(chat.present(base))
+    plain = render.answer_markdown(present.present(base))
     assert "erwähnen nicht" not in plain
     unmentioned = Response(base.question, (), base.hits, "fake", True, base.question,
                            unmentioned=("Oslo", "<b>x</b>"))
-    text = chat.answer_markdown(chat.present(unmentioned))
+    text = render.answer_markdown(present.present(unmentioned))
     assert "Die gefundenen Stellen erwähnen nicht: Oslo, " in text
     assert "<b>" not in text  # terms are escaped like everything else
-    assert chat.view_to_dict(chat.present(unmentioned))["unmentioned"] == ["Oslo", "<b>x</b>"]
-    assert chat.view_to_dict(chat.present(base))["unmentioned"] == []
+    assert present.response_json(present.present(unmentioned))["unmentioned"] == ["Oslo", "<b>x</b>"]
+    assert present.response_json(present.present(base))["unmentioned"] == []

@@ -1,0 +1,88 @@
+"""New articles from people, not folders: safe corpus file names for uploads and pasted
+texts, and the checks an upload must pass before the loader reads it."""
+from __future__ import annotations
+
+import re
+import unicodedata
+from pathlib import Path
+
+from embeddings.documents import MAX_BYTES, SUPPORTED_SUFFIXES
+from embeddings.errors import QAError
+
+# Articles people upload: the loader's own suffixes and size limit, not copies of them.
+ARTICLE_SUFFIXES = SUPPORTED_SUFFIXES
+MAX_ARTICLE_BYTES = MAX_BYTES
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+MAX_TITLE_CHARS = 200
+FILE_STEM_CHARS = 60
+_TRANSLITERATE = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", "Ä": "Ae", "Ö": "Oe",
+                                "Ü": "Ue"})
+
+
+def article_file_name(name: str, *, suffix: str = ".txt") -> str:
+    """A safe file name for the corpus folder from a title or an uploaded file's name: ASCII
+    letters, digits and dashes only ("../../etc/passwd" -> "etc-passwd.txt"), so it can never
+    leave the folder, hide itself (leading dot) or clash in case."""
+    stem = unicodedata.normalize("NFKD", name.translate(_TRANSLITERATE))
+    stem = stem.encode("ascii", "ignore").decode("ascii").lower()
+    stem = re.sub(r"[^a-z0-9]+", "-", stem).strip("-")[:FILE_STEM_CHARS].rstrip("-")
+    return f"{stem or 'article'}{suffix.lower()}"
+
+
+def pasted_article(title: object, text: object) -> tuple[str, str]:
+    """(file name, file content) for an article pasted with a title; QAError when either is
+    missing or the text is too large. The title becomes the first line, which the loader
+    reads as the headline."""
+    title = " ".join(_CONTROL.sub(" ", title).split()) if isinstance(title, str) else ""
+    text = normalise_article_text(text if isinstance(text, str) else "")
+    if not title:
+        raise QAError("Bitte einen Titel angeben. / Please give the article a title.")
+    if len(title) > MAX_TITLE_CHARS:
+        raise QAError(f"The title has {len(title)} characters; keep it under {MAX_TITLE_CHARS}.")
+    if not text.strip():
+        raise QAError("Bitte den Text des Artikels einfügen. / Please paste the article's text.")
+    content = f"{title}\n\n{text.strip()}\n"
+    size = len(content.encode("utf-8"))
+    if size > MAX_ARTICLE_BYTES:
+        raise QAError(f"The text is {size / 1e6:.1f} MB; articles may have at most "
+                      f"{MAX_ARTICLE_BYTES / 1e6:.0f} MB. Split it into articles.")
+    return article_file_name(title), content
+
+
+def normalise_article_text(text: str) -> str:
+    """Pasted text with Windows line ends unified and control characters (but tabs and
+    newlines) removed: what is stored is what is shown."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", "", text)
+
+
+def check_upload(path: Path, *, original_name: str | None = None) -> str:
+    """The safe corpus file name for an uploaded file, or a QAError saying why it is refused:
+    unsupported type, too large, empty, binary, or a ".pdf" that is no PDF. (The loader then
+    checks encoding, HTML and the PDF's text layer.)"""
+    shown = Path(original_name or path.name).name
+    suffix = Path(shown).suffix.lower()
+    if suffix not in ARTICLE_SUFFIXES:
+        raise QAError(f"{shown}: {suffix or 'files without an extension'} cannot be added; "
+                      f"upload {', '.join(ARTICLE_SUFFIXES)} files.")
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as file:
+            head = file.read(8192)
+    except OSError as error:
+        raise QAError(f"{shown}: the upload could not be read ({error.strerror or error}); "
+                      "try again.") from None
+    if size > MAX_ARTICLE_BYTES:
+        raise QAError(f"{shown} is {size / 1e6:.1f} MB; articles may have at most "
+                      f"{MAX_ARTICLE_BYTES / 1e6:.0f} MB. Split it into articles.")
+    if not head.strip():
+        raise QAError(f"{shown} is empty.")
+    if suffix == ".pdf":
+        if not head.lstrip(b"\x00\t\n\r ").startswith(b"%PDF-"):
+            raise QAError(f"{shown} is not a PDF (no %PDF header); upload the real PDF or "
+                          "save the article as text.")
+    elif b"\x00" in head and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise QAError(f"{shown} is a binary file, not a text article; upload .txt, .md, "
+                      ".html or .pdf.")
+    return article_file_name(Path(shown).stem, suffix=".html" if suffix == ".htm" else suffix)
+

