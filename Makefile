@@ -25,5 +25,7 @@ chromium:
 		else echo "chromium missing: sudo apt-get install chromium (browser tests will be skipped)"; fi; \
 	fi
 
+# The import contracts (pyproject.toml) first: the tree keeps its shape, or the tests do not run.
 test: install chromium
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
