@@ -25,11 +25,11 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from benchmarks.report import update_section  # noqa: E402
-from qa.system import build_pipeline  # noqa: E402
-from qa.evaluation.scoring import exact_match, f1_score  # noqa: E402
 from qa.answering.pipeline import QAPipeline  # noqa: E402
+from qa.evaluation.scoring import exact_match, f1_score  # noqa: E402
 from qa.reading.loading import load_reader  # noqa: E402
 from qa.settings import Settings  # noqa: E402
+from qa.system import QASystem  # noqa: E402
 
 SEEDS_DEV = REPO / "eval" / "seeds_dev.jsonl"
 MLQA_DEV = REPO.parent / "shared" / "data" / "mlqa_de_de_dev" / "mlqa.dev.de-de.jsonl"
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings.from_env()
     questions = [json.loads(l) for l in SEEDS_DEV.read_text(encoding="utf-8").splitlines() if l.strip()]
     questions = questions[:args.limit]
-    pipeline = build_pipeline(settings, show_progress=False)
+    pipeline = QASystem.load(settings, show_progress=False).pipeline
     for row in questions[:3]:  # warm-up: first calls allocate buffers
         pipeline.ask(row["question"], k=3)
     results = {
