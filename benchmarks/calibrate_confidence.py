@@ -247,19 +247,20 @@ PARTS = ("calibration", "seeds_dev", "seeds_holdout", "paraphrase", "gnad", "xqu
 
 def collect(args) -> int:
     """Read the chosen parts and write each to its own file in the rows folder."""
-    from qa.system import build_pipeline, build_retriever
     from qa.answering.pipeline import QAPipeline
     from qa.settings import Settings
+    from qa.system import QASystem
 
     settings = Settings.from_env()
     k = settings.k
-    seeds = build_pipeline(settings, show_progress=False)
+    system = QASystem.load(settings, show_progress=False)
+    seeds = system.pipeline
     by_split = lambda item: item.get("split")  # noqa: E731
     pools: dict[range, XQuadPool] = {}
 
     def pool(articles: range) -> XQuadPool:   # xquad_fit and xquad_swap share one embedding
         if articles not in pools:
-            pools[articles] = xquad_pool(seeds.embedder, articles)
+            pools[articles] = xquad_pool(system.embedder, articles)
         return pools[articles]
 
     for part in args.parts:
@@ -273,7 +274,8 @@ def collect(args) -> int:
             rows = set_rows(seeds, EVAL / "seeds_paraphrase.jsonl", k=k, split_of=by_split)
         elif part == "gnad":
             gnad_settings = settings.replace(corpus_dir=args.gnad_corpus, index_dir=args.gnad_index)
-            retriever, _ = build_retriever(gnad_settings, allow_rebuild=False, show_progress=False)
+            retriever = QASystem.load(gnad_settings, parts="retrieval", embedder=system.embedder,
+                                      allow_rebuild=False, show_progress=False).retriever
             rows = set_rows(QAPipeline(retriever, seeds.reader), EVAL / "gnad_dev.jsonl", k=k,
                             split_of=by_split)
         elif part == "xquad_fit":
@@ -516,7 +518,7 @@ def report(args) -> int:
         if r["source"] in ("seeds_paraphrase", "gnad_dev", "seeds_holdout"):
             groups.setdefault(f"  {name} {r['split']}: {r['style']}", []).append(r)
     lines = [f"`python benchmarks/calibrate_confidence.py collect && python benchmarks/calibrate_confidence.py report` "
-             f"({len(rows)} reads; the policy in qa/confidence.py against the one shipped before, "
+             f"({len(rows)} reads; the policy in qa/answering/confidence.py against the one shipped before, "
              "on the same reads). Area: under precision-over-coverage (0-100, higher is better); "
              "precision counts an answer right at F1 >= 0.5 (German normalisation), an answer to "
              "an unanswerable question wrong; coverage is the share of answerable questions answered. "
