@@ -16,7 +16,7 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from embeddings.atomic import atomic_file
-from embeddings.chunking import Chunk, chunk_document
+from embeddings.chunking import Chunk, chunk_documents
 from embeddings.documents import Document, load_corpus
 from embeddings.encoder import Embedder
 from embeddings.store import CORPUS_CHANGED, ChunkIndex, IndexManifest, corpus_fingerprint, document_hash
@@ -84,14 +84,11 @@ def chunking_settings(*, max_tokens: int, overlap: int) -> dict[str, object]:
 
 def chunk_corpus(documents: Sequence[Document], embedder: Embedder, *, max_tokens: int,
                  overlap: int) -> list[Chunk]:
-    # The budget counts the model's own tokens, prompt and special tokens included, so a
-    # chunk is never truncated by the embedder.
-    budget = min(max_tokens, embedder.max_tokens)
-    chunks: list[Chunk] = []
-    for doc in documents:
-        chunks.extend(chunk_document(doc, max_tokens=budget, overlap=overlap,
-                                     count_tokens=embedder.count_tokens))
-    return chunks
+    """``chunk_documents`` with the embedder's own token counter and budget: the budget counts
+    the model's tokens, prompt and special tokens included, so no chunk is truncated when
+    embedded."""
+    return chunk_documents(documents, max_tokens=min(max_tokens, embedder.max_tokens), overlap=overlap,
+                           count_tokens=embedder.count_tokens)
 
 
 def embed_chunks(chunks: Sequence[Chunk], embedder: Embedder, *, show_progress: bool = True,

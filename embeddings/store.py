@@ -181,11 +181,6 @@ class ChunkIndex:
         index._refresh_manifest()
         return index
 
-    @property
-    def faiss_index(self):
-        """The raw FAISS index (read only; update through add/remove_documents)."""
-        return self.vectors.index
-
     def __len__(self) -> int:
         return len(self.chunks)
 

@@ -31,14 +31,13 @@ import logging
 import math
 import random
 import re
-import shutil
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
+from embeddings.atomic import atomic_directory
 from embeddings.errors import QAError
 from qa.settings import REPO_ROOT
 
@@ -552,20 +551,12 @@ def run(args: argparse.Namespace) -> dict:
 
 
 def _write_atomically(model, tokenizer, out: Path, summary: dict) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    temp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
-    try:
+    """The model, its layer files and training.json, all or nothing (embeddings.atomic)."""
+    with atomic_directory(out) as temp:
         model.save_pretrained(temp)
         tokenizer.save_pretrained(temp)
         export_layer_files(model, temp / "layers")
         (temp / "training.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
-        if out.exists():
-            shutil.rmtree(out)
-        temp.chmod(0o755)
-        temp.rename(out)
-    finally:
-        if temp.exists():
-            shutil.rmtree(temp, ignore_errors=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

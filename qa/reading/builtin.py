@@ -10,11 +10,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import shutil
-import tempfile
 import time
 from pathlib import Path
 
+from embeddings.atomic import atomic_directory
 from embeddings.errors import QAError
 from qa.reading.reader import DEFAULT_MODE, ReadMode, TransformersReader, quantize_model
 
@@ -220,25 +219,17 @@ def _load_cached(folder: Path):
 
 
 def _save_atomically(model, tokenizer, target: Path, fingerprint: str, *, replace: bool) -> None:
-    """save_pretrained into a temp folder next to ``target``, then rename it into place.
+    """save_pretrained into a temp folder beside ``target``, renamed into place (embeddings.atomic).
     A complete cache another process wrote meanwhile is kept unless ``replace`` (damaged)."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    temp = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    if (target / MANIFEST).is_file() and not replace:
+        return              # another process finished the same assembly first
     try:
-        model.save_pretrained(temp)
-        tokenizer.save_pretrained(temp)
-        (temp / MANIFEST).write_text(json.dumps(
-            {"name": BUILTIN_NAME, "fingerprint": fingerprint, "version": ASSEMBLY_VERSION},
-            indent=2) + "\n", encoding="utf-8")
-        if target.exists():
-            if (target / MANIFEST).is_file() and not replace:
-                return              # another process finished the same assembly first
-            shutil.rmtree(target)   # incomplete (no manifest) or damaged
-        temp.chmod(0o755)
-        temp.rename(target)
+        with atomic_directory(target) as temp:
+            model.save_pretrained(temp)
+            tokenizer.save_pretrained(temp)
+            (temp / MANIFEST).write_text(json.dumps(
+                {"name": BUILTIN_NAME, "fingerprint": fingerprint, "version": ASSEMBLY_VERSION},
+                indent=2) + "\n", encoding="utf-8")
     except OSError as error:
         log.warning("could not cache %s in %s (%s); it will be assembled again next start",
                     BUILTIN_NAME, target, error)
-    finally:
-        if temp.exists():
-            shutil.rmtree(temp, ignore_errors=True)

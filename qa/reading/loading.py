@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Callable
 
 from embeddings.errors import QAError
-from qa.reading import builtin
+from qa.reading import builtin as builtin_model
 from qa.reading.reader import DEFAULT_MODE, ReadMode, TransformersReader, quantize_model, ranking_option_problem
 
 __all__ = ["BUILTIN_NAMES", "load_reader", "ranking_option_problem"]
@@ -27,7 +27,7 @@ def load_reader(name_or_path: str, *, cache_dir: Path, quantize: bool = False,
     says which one is active.
     """
     def builtin() -> TransformersReader:
-        return builtin.load_builtin_reader(
+        return builtin_model.load_builtin_reader(
             cache_dir=cache_dir, quantize=quantize, mode=mode, **reader_kwargs)
 
     if name_or_path in BUILTIN_NAMES:

@@ -10,8 +10,7 @@ import logging
 import math
 import re
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Callable, Literal, Protocol, Sequence, runtime_checkable
+from typing import Literal, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
