@@ -136,9 +136,9 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from embeddings.encoder import load_embedder
-    from qa.system import build_retriever
     from qa.retrieval.retriever import Retriever
     from qa.settings import Settings
+    from qa.system import QASystem
 
     articles = read_gnad(GNAD, args.limit)
     questions = read_questions(QUESTIONS, args.queries)
@@ -165,7 +165,8 @@ def main(argv: list[str] | None = None) -> int:
         threads = torch.get_num_threads()
 
         settings = Settings.from_env().replace(corpus_dir=corpus, index_dir=index_dir)
-        retriever, status = build_retriever(settings, show_progress=False)
+        system = QASystem.load(settings, parts="retrieval", show_progress=False)
+        retriever, status = system.retriever, system.index_status
         index = retriever.index
         if status.state != "up to date" or len(index.documents) != len(articles):
             raise SystemExit(f"the saved index is {status.state} with {len(index.documents)} documents, "
