@@ -19,7 +19,7 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from embeddings.atomic import atomic_file  # noqa: E402
-from qa.commands.index import folder_argument  # noqa: E402
+from qa.settings import folder_argument  # noqa: E402
 GNAD = REPO.parent / "shared" / "data" / "gnad10k" / "test.csv"
 
 
