@@ -465,34 +465,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run(args: argparse.Namespace) -> dict:
-    import torch
-
-    languages = [x.strip() for x in args.languages.split(",") if x.strip()]
-    unknown = sorted(set(languages) - set(LANGUAGES))
-    if unknown:
-        raise QAError(f"--languages: unknown XQuAD language(s) {unknown}; choose from {LANGUAGES}")
-    limit, epochs, max_length, device = args.limit, args.epochs, args.max_length, args.device
-    if args.smoke:
-        languages = ["de"] if args.languages == ",".join(LANGUAGES) else languages
-        limit = SMOKE_EXAMPLES if limit is None else min(limit, SMOKE_EXAMPLES)
-        epochs, max_length, device = 1, min(max_length, 128), "cpu"
-        args.batch_size = min(args.batch_size, 8)
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    stride = min(args.stride, max_length // 2)
-
-    if args.freeze_layers < 0:
-        raise QAError(f"--freeze-layers {args.freeze_layers}: give a number of layers, 0 or more")
-    if args.no_answer < 0:
-        raise QAError(f"--no-answer {args.no_answer}: give a number of paragraphs, 0 or more")
-    if args.swap_terms < 0:
-        raise QAError(f"--swap-terms {args.swap_terms}: give a number of copies, 0 or more")
-
+    """Train as ``args`` say and write the model to ``args.out``; returns training.json's summary."""
+    plan = _plan(args)
     started = time.perf_counter()
-    examples = load_xquad_examples(args.data_dir, languages, articles=args.articles,
+    examples = load_xquad_examples(args.data_dir, plan["languages"], articles=args.articles,
                                    context_language=args.context_language)
-    if limit is not None:
-        examples = examples[:limit]
+    if plan["limit"] is not None:
+        examples = examples[:plan["limit"]]
     # the model before the no-answer examples: a bad --init or --freeze-layers fails before
     # minutes of embedding
     model, tokenizer = initial_model_and_tokenizer(args.init, args.seed)
@@ -501,53 +480,94 @@ def run(args: argparse.Namespace) -> dict:
         raise QAError(f"--freeze-layers {args.freeze_layers}: the model has {layers} layers; "
                       f"choose 0-{layers}")
     answerable = len(examples)
+    examples += _negatives(args, examples)
+    windows = build_windows(examples, tokenizer, max_length=plan["max_length"], stride=plan["stride"])
+    if args.smoke:
+        windows = _smoke_windows(windows, examples)
+    _freeze(model, args.freeze_layers)
+    log.info("%d questions in %s (+%d no-answer examples) -> %d windows; training on %s",
+             answerable, ",".join(plan["languages"]), len(examples) - answerable, len(windows), plan["device"])
+    losses = train(model, windows, epochs=plan["epochs"], lr=args.lr, weight_decay=args.weight_decay,
+                   warmup=args.warmup, batch_size=args.batch_size, seed=args.seed, device=plan["device"],
+                   max_steps=args.max_steps)
+    model.to("cpu")
+    summary = {
+        "questions": answerable, "no_answer_examples": len(examples) - answerable,
+        "windows": len(windows), "languages": plan["languages"], "init": args.init,
+        "context_language": args.context_language, "no_answer": args.no_answer,
+        "cut_answer_sentence": bool(args.cut_answer_sentence),
+        "swap_terms": args.swap_terms, "freeze_layers": args.freeze_layers,
+        "articles": f"0-{args.articles - 1}", "epochs": plan["epochs"], "lr": args.lr,
+        "batch_size": args.batch_size, "max_length": plan["max_length"], "stride": plan["stride"],
+        "seed": args.seed, "device": plan["device"], "epoch_losses": losses,
+        "seconds": round(time.perf_counter() - started, 1), "smoke": bool(args.smoke),
+    }
+    _write_atomically(model, tokenizer, Path(args.out), summary)
+    return summary
+
+
+def _plan(args: argparse.Namespace) -> dict:
+    """Languages, limit, epochs, lengths and device after --smoke and "auto"; QAError for bad
+    options, before anything is read or loaded."""
+    import torch
+
+    languages = [x.strip() for x in args.languages.split(",") if x.strip()]
+    unknown = sorted(set(languages) - set(LANGUAGES))
+    if unknown:
+        raise QAError(f"--languages: unknown XQuAD language(s) {unknown}; choose from {LANGUAGES}")
+    for flag, value, what in (("--freeze-layers", args.freeze_layers, "a number of layers"),
+                              ("--no-answer", args.no_answer, "a number of paragraphs"),
+                              ("--swap-terms", args.swap_terms, "a number of copies")):
+        if value < 0:
+            raise QAError(f"{flag} {value}: give {what}, 0 or more")
+    limit, epochs, max_length, device = args.limit, args.epochs, args.max_length, args.device
+    if args.smoke:
+        languages = ["de"] if args.languages == ",".join(LANGUAGES) else languages
+        limit = SMOKE_EXAMPLES if limit is None else min(limit, SMOKE_EXAMPLES)
+        epochs, max_length, device = 1, min(max_length, 128), "cpu"
+        args.batch_size = min(args.batch_size, 8)
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    return {"languages": languages, "limit": limit, "epochs": epochs, "max_length": max_length,
+            "device": device, "stride": min(args.stride, max_length // 2)}
+
+
+def _negatives(args: argparse.Namespace, examples: list) -> list:
+    """The no-answer examples the options ask for: answer sentence cut, other paragraphs, swapped terms."""
+    negatives = []
     if args.cut_answer_sentence:
-        examples += [cut for e in examples[:answerable] if (cut := without_answer_sentence(e))]
+        negatives += [cut for e in examples if (cut := without_answer_sentence(e))]
     if args.no_answer or args.swap_terms:
         from embeddings.encoder import load_embedder
         from qa.settings import Settings
 
         settings = Settings.from_env()
         embedder = load_embedder(settings.embedding_model, cache_dir=settings.cache_dir)
-    if args.no_answer:
-        examples += other_paragraph_negatives(examples[:answerable], embedder, per_question=args.no_answer)
-    if args.swap_terms:
-        examples += swapped_term_negatives(examples[:answerable], embedder, per_question=args.swap_terms,
-                                           seed=args.seed)
-    windows = build_windows(examples, tokenizer, max_length=max_length, stride=stride)
-    if args.smoke:  # one window per example keeps a CPU run to seconds; no-answer ones too
-        seen, kept, spare = set(), [], []
-        for window in windows:
-            example = examples[window["example"]]
-            if window["example"] in seen or (example.has_answer and window["start_positions"] == 0):
-                continue
-            seen.add(window["example"])
-            (kept if example.has_answer else spare).append(window)
-        windows = (kept[:SMOKE_WINDOWS - min(len(spare), SMOKE_WINDOWS // 3)]
-                   + spare[:SMOKE_WINDOWS // 3])
+        if args.no_answer:
+            negatives += other_paragraph_negatives(examples, embedder, per_question=args.no_answer)
+        if args.swap_terms:
+            negatives += swapped_term_negatives(examples, embedder, per_question=args.swap_terms, seed=args.seed)
+    return negatives
+
+
+def _smoke_windows(windows: list, examples: list) -> list:
+    """One window per example keeps a CPU run to seconds; no-answer ones too."""
+    seen, kept, spare = set(), [], []
+    for window in windows:
+        example = examples[window["example"]]
+        if window["example"] in seen or (example.has_answer and window["start_positions"] == 0):
+            continue
+        seen.add(window["example"])
+        (kept if example.has_answer else spare).append(window)
+    return kept[:SMOKE_WINDOWS - min(len(spare), SMOKE_WINDOWS // 3)] + spare[:SMOKE_WINDOWS // 3]
+
+
+def _freeze(model, layers: int) -> None:
+    """No gradients for the first ``layers`` encoder layers."""
     for name, parameter in model.named_parameters():
         layer = re.search(r"(?:^|\.)encoder\.layer\.(\d+)\.", name)  # bert., roberta., electra.
-        if layer and int(layer.group(1)) < args.freeze_layers:
+        if layer and int(layer.group(1)) < layers:
             parameter.requires_grad_(False)
-    log.info("%d questions in %s (+%d no-answer examples) -> %d windows; training on %s",
-             answerable, ",".join(languages), len(examples) - answerable, len(windows), device)
-    losses = train(model, windows, epochs=epochs, lr=args.lr, weight_decay=args.weight_decay,
-                   warmup=args.warmup, batch_size=args.batch_size, seed=args.seed, device=device,
-                   max_steps=args.max_steps)
-    model.to("cpu")
-    summary = {
-        "questions": answerable, "no_answer_examples": len(examples) - answerable,
-        "windows": len(windows), "languages": languages, "init": args.init,
-        "context_language": args.context_language, "no_answer": args.no_answer,
-        "cut_answer_sentence": bool(args.cut_answer_sentence),
-        "swap_terms": args.swap_terms, "freeze_layers": args.freeze_layers,
-        "articles": f"0-{args.articles - 1}", "epochs": epochs, "lr": args.lr,
-        "batch_size": args.batch_size, "max_length": max_length, "stride": stride,
-        "seed": args.seed, "device": device, "epoch_losses": losses,
-        "seconds": round(time.perf_counter() - started, 1), "smoke": bool(args.smoke),
-    }
-    _write_atomically(model, tokenizer, Path(args.out), summary)
-    return summary
 
 
 def _write_atomically(model, tokenizer, out: Path, summary: dict) -> None:
