@@ -69,12 +69,12 @@ def run_load(url: str, users: int) -> dict:
 
 
 def start_app() -> tuple[object, str]:
-    import app
     from qa.settings import Settings
+    from qa.system import QASystem
+    from qa.web.app import ChatService, build_app, launch
 
-    service = app.load_service(Settings.from_env())
-    blocks = app.build_app(service)
-    app.launch(blocks, host="127.0.0.1", port=None, prevent_thread_lock=True)
+    blocks = build_app(ChatService(QASystem.load(Settings.from_env())))
+    launch(blocks, host="127.0.0.1", port=None, prevent_thread_lock=True)
     return blocks, blocks.local_url
 
 

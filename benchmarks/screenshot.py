@@ -59,11 +59,12 @@ def main(argv=None) -> int:
     blocks = None
     url = args.url
     if url is None:
-        import app
         from qa.settings import Settings
+        from qa.system import QASystem
+        from qa.web.app import ChatService, build_app, launch
 
-        blocks = app.build_app(app.load_service(Settings.from_env()))
-        app.launch(blocks, host="127.0.0.1", port=None, prevent_thread_lock=True)
+        blocks = build_app(ChatService(QASystem.load(Settings.from_env())))
+        launch(blocks, host="127.0.0.1", port=None, prevent_thread_lock=True)
         url = blocks.local_url
     try:
         capture(url, args.out)
