@@ -1,0 +1,1 @@
+"""Fine-tuning the reader (not part of the runtime package): ``python -m training.train_reader``."""

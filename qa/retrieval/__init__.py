@@ -1,0 +1,1 @@
+"""Question → ranked passages (Hits): dense, BM25 or both fused, with document filters."""
