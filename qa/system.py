@@ -154,6 +154,11 @@ class QASystem:
         k, top_n = self._limits(k, top_n)
         check_limits(k=k, top_n=top_n, threshold=threshold)
         doc_ids = None if doc_ids is None else (list(doc_ids) or None)
+        if doc_ids is not None:
+            # Checked here, not left to the retriever: every pipeline (fakes too) gets the same error.
+            unknown = [d for d in doc_ids if d not in self.documents]
+            if unknown:
+                raise QAError(f"unknown article id(s): {', '.join(unknown)}; the article list shows the ids")
         with self._lock:
             return pipeline.ask(text, k=k, top_n=top_n, doc_ids=doc_ids, history=list(history or ()) or None,
                                 threshold=None if threshold is None else float(threshold))
@@ -295,8 +300,9 @@ class QASystem:
         where = self.settings.index_dir
         if self.pipeline is not None:
             return f"pipeline over {where}, reader {self.reader_name}"
-        if self.retriever is not None:
-            return f"retriever {self.retriever.mode} over {where}"
+        if self.retriever is not None:   # any retriever: status() too does without a mode
+            mode = getattr(self.retriever, "mode", None)
+            return f"retriever {mode} over {where}" if mode else f"retriever over {where}"
         if self.reader is not None:
             return f"reader {self.reader_name}"
         return f"index {where}"

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 
-# --- readers (qa/reader.py) ---------------------------------------------------------------
+# --- readers (qa/reading/reader.py) -------------------------------------------------------
 
 class FakeReader:
     """A deterministic reader: for each hit, ``answer_for(question)`` if it occurs in the chunk
@@ -146,7 +146,7 @@ def build_tiny_qa_model(folder: Path, *, steps: int = 60, seed: int = 0,
     return folder
 
 
-# --- pipeline for the app (app.py, qa/chat.py) ---------------------------------------------
+# --- pipeline for the app (qa/web/app.py, qa/answering) ------------------------------------
 
 def fake_documents(folder: Path) -> list:
     """The Documents of ``folder``, loaded as the real index loads them."""
@@ -171,9 +171,12 @@ class FakeRetriever:
             for match in re.finditer(r"\S(?:.*\S)?", doc.text):  # non-empty lines, stripped
                 self.chunks.append(Chunk(doc.doc_id, match.start(), match.end(), match.group()))
 
-    def search(self, question: str, *, k: int = 5, doc_ids=None) -> list:
+    def search(self, question: str, *, k: int = 5, doc_ids=None, outlet=None, date_from=None,
+               date_to=None) -> list:
         from qa.types import Hit
 
+        if (outlet, date_from, date_to) != (None, None, None):
+            raise NotImplementedError("FakeRetriever filters by doc_ids only")
         wanted = _content_words(question)
         allowed = None if doc_ids is None else set(doc_ids)
         scored = [(len(wanted & _content_words(c.text)), -i, c) for i, c in enumerate(self.chunks)
@@ -195,6 +198,9 @@ class FakePipeline:
         self.retriever = FakeRetriever(documents)
         self.reader = FakeReader() if reader is None else reader
         self.reader_name = self.reader.name
+        # Only its threshold is used here (the chat's slider starts at it); the fake abstains
+        # on its own rule below.
+        self.confidence = margin_only_policy()
         self.calls: list[dict] = []
 
     def ask(self, question: str, *, k: int = 5, top_n: int = 3, doc_ids=None, history=None,
@@ -218,22 +224,55 @@ class FakePipeline:
                         retrieval_query=query, confidence=confidence)
 
 
-def indexed_fake_pipeline(corpus_dir: Path, index_dir: Path, *, reader: "FakeReader | None" = None,
-                          mode: str = "hybrid"):
-    """A real ``QAPipeline`` (real ChunkIndex with BM25, real Retriever) over FakeEmbedder and
-    a FakeReader: articles can be added in place, as in the app, in well under a second."""
-    from embeddings.indexing import open_index
+def margin_only_policy():
+    """The default ConfidencePolicy is calibrated on e5 cosines; the fake embedder's are not
+    comparable, so fakes decide on the reader's margin alone (threshold 0.5)."""
     from qa.answering.confidence import ConfidencePolicy
-    from qa.answering.pipeline import QAPipeline
-    from qa.retrieval.retriever import Retriever
 
-    embedder = FakeEmbedder()
-    status = open_index(Path(corpus_dir), Path(index_dir), embedder, show_progress=False)
-    # The default policy is calibrated on e5 cosines; the fake embedder's are not comparable,
-    # so decide on the reader's margin alone.
-    margin_only = ConfidencePolicy(weights={"margin": 1.0}, bias=0.0, none_below=0.5, confident_from=0.8)
-    return QAPipeline(Retriever(status.index, embedder, mode=mode),
-                      FakeReader() if reader is None else reader, confidence=margin_only)
+    return ConfidencePolicy(weights={"margin": 1.0}, bias=0.0, none_below=0.5, confident_from=0.8)
+
+
+# --- systems (qa/system.py): how tests hand fakes to the commands and the app ---------------
+
+def fake_loader(*, embedder: "FakeEmbedder | None" = None, reader: "FakeReader | None" = None,
+                confidence=None) -> Callable:
+    """A ``load_system`` for ``qa.commands.main.main`` and ``qa.web.app.serve``: the real
+    ``QASystem.load`` (real index, retriever and pipeline) with the fake embedder, a FakeReader
+    (or ``reader``) and the margin-only confidence, chosen through the loader's own arguments."""
+    import functools
+
+    from qa.system import QASystem
+
+    return functools.partial(QASystem.load, embedder=FakeEmbedder() if embedder is None else embedder,
+                             reader=FakeReader() if reader is None else reader,
+                             confidence=margin_only_policy() if confidence is None else confidence)
+
+
+def fake_system(corpus_dir: Path, index_dir: Path, *, reader: "FakeReader | None" = None,
+                mode: str = "hybrid", **settings):
+    """``QASystem.load`` over ``corpus_dir`` with the fakes of :func:`fake_loader`: a real,
+    changeable index (articles can be added, as in the app) in well under a second."""
+    from qa.settings import Settings
+
+    loaded = Settings(corpus_dir=Path(corpus_dir), index_dir=Path(index_dir), retrieval_mode=mode, **settings)
+    return fake_loader(reader=reader)(loaded, show_progress=False)
+
+
+class LoaderSpy:
+    """Wraps a ``load_system``: records each call's settings and options in ``calls`` (so a
+    test can check that nothing was loaded), then loads with ``load``."""
+
+    def __init__(self, load: Callable) -> None:
+        self.load = load
+        self.calls: list[dict] = []
+
+    def __call__(self, settings, **options):
+        self.calls.append({"settings": settings, **options})
+        return self.load(settings, **options)
+
+    @property
+    def settings(self) -> list:
+        return [call["settings"] for call in self.calls]
 
 
 # --- embeddings (embeddings/encoder.py) -------------------------------------------------------
@@ -358,7 +397,8 @@ class ScriptedPipeline:
         self.reader = reader
         self.reader_name = reader.name
 
-    def ask(self, question: str, *, k: int = 5, top_n: int = 3, doc_ids=None, history=None):
+    def ask(self, question: str, *, k: int = 5, top_n: int = 3, doc_ids=None, history=None,
+            threshold: float | None = None):
         from qa.types import Response
 
         hits = tuple(self.retriever.search(question, k=k, doc_ids=doc_ids))
@@ -376,9 +416,11 @@ class TieredPipeline:
     def __init__(self, retriever, table: dict[str, tuple[str, float, str]], *, name: str = "tiered-reader") -> None:
         self.retriever = retriever
         self.table = dict(table)
+        self.reader = ScriptedReader({}, name=name)   # the name; answers come from the table
         self.reader_name = name
 
-    def ask(self, question: str, *, k: int = 5, top_n: int = 3, doc_ids=None, history=None):
+    def ask(self, question: str, *, k: int = 5, top_n: int = 3, doc_ids=None, history=None,
+            threshold: float | None = None):
         from qa.types import Response
 
         hits = tuple(self.retriever.search(question, k=k, doc_ids=doc_ids))

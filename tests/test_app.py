@@ -1,4 +1,4 @@
-"""app.py on a fake pipeline: the chat's handlers, the /ask API, start-up configuration."""
+"""The chat (qa/web/app.py) on a QASystem over fakes: the handlers, the /ask API, start-up."""
 from __future__ import annotations
 
 import argparse
@@ -10,12 +10,12 @@ from pathlib import Path
 import gradio as gr
 import pytest
 
-from qa.web import app
-from qa.web import render
-from qa.commands.main import build_parser
 from embeddings.errors import QAError
+from qa.commands.main import build_parser
 from qa.settings import REPO_ROOT, Settings
-from tests.fakes import FakePipeline, FakeReader, fake_documents, indexed_fake_pipeline
+from qa.system import QASystem
+from qa.web import app
+from tests.fakes import FakePipeline, FakeReader, fake_documents, fake_system
 
 SEEDS = REPO_ROOT / "seeds"
 QUESTION = "Wie viele Menschen sind im Donbass getötet worden?"
@@ -33,7 +33,7 @@ def pipeline(documents):
 
 @pytest.fixture
 def service(pipeline):
-    return app.ChatService(pipeline, settings=Settings())
+    return app.ChatService(QASystem(Settings(), pipeline=pipeline))
 
 
 def ask_in_chat(service, question, messages=(), turns=(), **settings):
@@ -215,13 +215,12 @@ NEW_QUESTION = "Wie heißt die neue Hauptstadt der Testrepublik?"
 
 
 def indexed_service(tmp_path, *, answer="Zebrastadt", mode="bm25"):
-    """A ChatService over a copy of the seeds, a real index and the fake embedder; BM25 by
-    default, since the fake embedder's vectors are not semantic."""
+    """A ChatService over a copy of the seeds, loaded by QASystem.load with a real index and
+    the fake embedder; BM25 by default, since the fake embedder's vectors are not semantic."""
     corpus = tmp_path / "corpus"
     shutil.copytree(SEEDS, corpus)
     reader = FakeReader(answer_for=lambda question: answer)
-    pipeline = indexed_fake_pipeline(corpus, tmp_path / "index", reader=reader, mode=mode)
-    return app.ChatService(pipeline, settings=Settings(corpus_dir=corpus, index_dir=tmp_path / "index"))
+    return app.ChatService(fake_system(corpus, tmp_path / "index", reader=reader, mode=mode))
 
 
 @pytest.fixture
@@ -349,11 +348,11 @@ def test_a_file_and_a_pasted_text_at_once_are_refused(living, tmp_path):
 
 
 def test_adding_waits_for_a_running_question(living):
-    """Adds take the pipeline's lock: no question reads a half-updated index."""
+    """Adds take the system's lock: no question reads a half-updated index."""
     import threading
 
     done = threading.Event()
-    with living._lock:
+    with living.system._lock:
         worker = threading.Thread(target=lambda: (living.add_article(title=NEW_TITLE, text=NEW_TEXT),
                                                   done.set()))
         worker.start()

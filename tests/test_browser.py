@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from qa.web import app
 from qa.settings import REPO_ROOT, Settings
-from tests.fakes import FakePipeline, FakeReader, fake_documents, indexed_fake_pipeline
+from qa.system import QASystem
+from qa.web import app
+from tests.fakes import FakePipeline, FakeReader, fake_documents, fake_system
 
 pytestmark = pytest.mark.browser
 
@@ -103,7 +104,7 @@ def test_hostile_article_and_question_render_as_text(page, tmp_path):
     (corpus / "hostile.txt").write_text(HOSTILE_ARTICLE, encoding="utf-8")
     shutil.copy(REPO_ROOT / "seeds" / "003_01742ba1c49b300e.txt", corpus)
     reader = FakeReader(answer_for=lambda question: PAYLOAD)
-    service = app.ChatService(FakePipeline(fake_documents(corpus), reader=reader), settings=Settings())
+    service = app.ChatService(QASystem(Settings(), pipeline=FakePipeline(fake_documents(corpus), reader=reader)))
     blocks = start_app(service)
     try:
         page.goto(blocks.local_url)
@@ -136,7 +137,7 @@ def test_hostile_article_and_question_render_as_text(page, tmp_path):
 
 
 def test_empty_and_huge_questions_get_a_friendly_message(page):
-    service = app.ChatService(FakePipeline(fake_documents(REPO_ROOT / "seeds")), settings=Settings())
+    service = app.ChatService(QASystem(Settings(), pipeline=FakePipeline(fake_documents(REPO_ROOT / "seeds"))))
     blocks = start_app(service)
     try:
         page.goto(blocks.local_url)
@@ -176,8 +177,7 @@ def test_pasting_an_article_makes_it_answerable_at_once(page, tmp_path):
     corpus = tmp_path / "corpus"
     shutil.copytree(REPO_ROOT / "seeds", corpus)
     reader = FakeReader(answer_for=lambda question: "Zebrastadt")
-    pipeline = indexed_fake_pipeline(corpus, tmp_path / "index", reader=reader, mode="bm25")
-    service = app.ChatService(pipeline, settings=Settings(corpus_dir=corpus, index_dir=tmp_path / "index"))
+    service = app.ChatService(fake_system(corpus, tmp_path / "index", reader=reader, mode="bm25"))
     blocks = start_app(service)
     try:
         page.goto(blocks.local_url)
@@ -220,7 +220,7 @@ def test_pasting_an_article_makes_it_answerable_at_once(page, tmp_path):
 @pytest.fixture(scope="module")
 def real_service(tmp_path_factory):
     settings = Settings.from_env().replace(index_dir=tmp_path_factory.mktemp("index"))
-    return app.load_service(settings)
+    return app.ChatService(QASystem.load(settings, show_progress=False))
 
 
 @pytest.mark.slow
