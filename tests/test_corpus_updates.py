@@ -9,7 +9,7 @@ from embeddings.store import ChunkIndex
 from qa.commands.main import main
 from embeddings.errors import QAError
 from qa.retrieval.retriever import Retriever
-from tests.fakes import FakeEmbedder
+from tests.fakes import FakeEmbedder, LoaderSpy, fake_loader
 
 ARTICLES = {
     "genf.txt": "Gespräche in Genf\n\nIn Genf sprechen die USA mit Russland über Sicherheit. Die Delegation "
@@ -104,12 +104,14 @@ def test_remove_unknown_document_is_a_clear_error():
 
 # ---- qa add / remove / list ---------------------------------------------------------------
 
-@pytest.fixture()
-def fake_cli(monkeypatch, tmp_path):
-    """The CLI with the fake embedder, a corpus of two articles and an index folder."""
-    import qa.system
+def qa(*argv: str) -> int:
+    """``qa ARGV`` with the fake embedder, handed to QASystem.load by the loader ``main`` uses."""
+    return main(list(argv), load_system=fake_loader())
 
-    monkeypatch.setattr(qa.system, "load_embedder", lambda name, cache_dir=None: FakeEmbedder())
+
+@pytest.fixture()
+def fake_cli(tmp_path):
+    """A corpus of two articles and an index folder, for ``qa`` with the fake embedder."""
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     for name in ("genf.txt", "nato.txt"):
@@ -125,7 +127,7 @@ def test_qa_add_copies_into_the_corpus_and_updates_in_place(fake_cli, tmp_path, 
     (incoming / "nato.txt").write_text(ARTICLES["nato.txt"] + " Neu: ein Nachtrag.", encoding="utf-8")
     (incoming / "genf.txt").write_text(ARTICLES["genf.txt"], encoding="utf-8")
     (incoming / "broken.txt").write_bytes(b"\x00\x01binary")
-    assert main(["-q", "add", str(incoming), *opts]) == 0
+    assert qa("-q", "add", str(incoming), *opts) == 0
     out = capsys.readouterr()
     line = out.out.strip()
     assert "added 1, updated 1, unchanged 1, skipped 1" in line and "3 documents" in line
@@ -135,52 +137,51 @@ def test_qa_add_copies_into_the_corpus_and_updates_in_place(fake_cli, tmp_path, 
     assert "Nachtrag" in (corpus / "nato.txt").read_text(encoding="utf-8")
     assert not (corpus / "broken.txt").exists()
     # the index now agrees with the folder: qa index has nothing to do
-    assert main(["-q", "index", str(corpus), "--index-dir", opts[3]]) == 0
+    assert qa("-q", "index", str(corpus), "--index-dir", opts[3]) == 0
     assert "up to date" in capsys.readouterr().out
     # adding the same again changes nothing
-    assert main(["-q", "add", str(incoming / "donbass.txt"), *opts]) == 0
+    assert qa("-q", "add", str(incoming / "donbass.txt"), *opts) == 0
     assert "added 0, updated 0, unchanged 1, skipped 0" in capsys.readouterr().out
 
-    assert main(["-q", "search", "Wie viele Menschen im Donbass getötet", *opts, "--json"]) == 0
+    assert qa("-q", "search", "Wie viele Menschen im Donbass getötet", *opts, "--json") == 0
     data = json.loads(capsys.readouterr().out)
     assert data["hits"][0]["doc_id"] == "donbass.txt" and data["retrieval"] == "hybrid"
 
 
 def test_qa_remove_and_list(fake_cli, capsys):
     opts, corpus = fake_cli
-    assert main(["-q", "list", *opts]) == 2  # no index yet
+    assert qa("-q", "list", *opts) == 2  # no index yet
     assert "qa index" in capsys.readouterr().err
-    assert main(["-q", "index", str(corpus), "--index-dir", opts[3]]) == 0
+    assert qa("-q", "index", str(corpus), "--index-dir", opts[3]) == 0
     capsys.readouterr()
-    assert main(["-q", "list", "--json", *opts]) == 0
+    assert qa("-q", "list", "--json", *opts) == 0
     rows = json.loads(capsys.readouterr().out)["documents"]
     assert [r["doc_id"] for r in rows] == ["genf.txt", "nato.txt"]
     assert rows[0]["title"] == "Gespräche in Genf" and rows[0]["chars"] == len(ARTICLES["genf.txt"])
     assert all(r["chunks"] >= 1 for r in rows) and set(rows[0]) >= {"outlet", "date"}
-    assert main(["-q", "remove", "nope.txt", *opts]) == 2
+    assert qa("-q", "remove", "nope.txt", *opts) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "unknown document id" in err[0] and "nope.txt" in err[0]
-    assert main(["-q", "remove", "genf.txt", *opts]) == 0
+    assert qa("-q", "remove", "genf.txt", *opts) == 0
     assert "removed 1 documents" in capsys.readouterr().out
     assert not (corpus / "genf.txt").exists()
-    assert main(["-q", "list", *opts]) == 0
+    assert qa("-q", "list", *opts) == 0
     table = capsys.readouterr().out
     assert "nato.txt" in table and "genf.txt" not in table and "1 documents" in table
-    assert main(["-q", "remove", "nato.txt", *opts]) == 2  # would empty the corpus
+    assert qa("-q", "remove", "nato.txt", *opts) == 2  # would empty the corpus
     assert "empty" in capsys.readouterr().err
 
 
-def test_qa_add_into_a_new_corpus_folder(monkeypatch, tmp_path, capsys):
-    import qa.system
-
-    monkeypatch.setattr(qa.system, "load_embedder", lambda name, cache_dir=None: FakeEmbedder())
+def test_qa_add_into_a_new_corpus_folder(tmp_path, capsys):
     article = tmp_path / "genf.txt"
     article.write_text(ARTICLES["genf.txt"], encoding="utf-8")
     corpus = tmp_path / "new-corpus"
-    assert main(["-q", "add", str(article), "--corpus", str(corpus), "--index-dir", str(tmp_path / "idx")]) == 0
+    assert qa("-q", "add", str(article), "--corpus", str(corpus), "--index-dir", str(tmp_path / "idx")) == 0
     assert "added 1" in capsys.readouterr().out and (corpus / "genf.txt").exists()
-    assert main(["-q", "add", str(tmp_path / "missing.txt"), "--corpus", str(corpus)]) == 2
-    assert "does not exist" in capsys.readouterr().err
+    # (no --index-dir: the default index/ must not be opened, let alone rebuilt over this corpus)
+    spy = LoaderSpy(fake_loader())
+    assert main(["-q", "add", str(tmp_path / "missing.txt"), "--corpus", str(corpus)], load_system=spy) == 2
+    assert "does not exist" in capsys.readouterr().err and spy.calls == []
 
 
 def test_qa_add_html_and_pdf_and_refuses_broken_ones(fake_cli, tmp_path, capsys):
@@ -193,16 +194,16 @@ def test_qa_add_html_and_pdf_and_refuses_broken_ones(fake_cli, tmp_path, capsys)
     (incoming / "bericht.pdf").write_bytes(_pdf([["Bericht aus Brüssel"], ["Die Nato berät über Waffen."]]))
     (incoming / "kaputt.pdf").write_bytes(b"%PDF-1.7\n garbage")
     (incoming / "notiz.docx").write_bytes(b"PK\x03\x04")
-    assert main(["-q", "add", *map(str, sorted(incoming.iterdir())), *opts]) == 0
+    assert qa("-q", "add", *map(str, sorted(incoming.iterdir())), *opts) == 0
     out = capsys.readouterr()
     assert "added 2, updated 0, unchanged 0, skipped 2" in out.out
     warnings = [line for line in out.err.splitlines() if line.startswith("WARNING")]
     assert len(warnings) == 2 and any("kaputt.pdf" in w and "not a readable PDF" in w for w in warnings)
     assert any("notiz.docx" in w and "unsupported" in w for w in warnings)
     assert {p.name for p in corpus.iterdir()} == {"genf.txt", "nato.txt", "genf-bericht.html", "bericht.pdf"}
-    assert main(["-q", "list", "--json", *opts]) == 0
+    assert qa("-q", "list", "--json", *opts) == 0
     rows = {r["doc_id"]: r for r in json.loads(capsys.readouterr().out)["documents"]}
     assert rows["genf-bericht.html"]["title"] == "USA und Russland verhandeln in Genf"
     assert rows["genf-bericht.html"]["date"] == "2025-09-04" and rows["genf-bericht.html"]["outlet"] == "dpa"
-    assert main(["-q", "add", str(incoming / "kaputt.pdf"), *opts]) == 2
+    assert qa("-q", "add", str(incoming / "kaputt.pdf"), *opts) == 2
     assert "none of the given files" in capsys.readouterr().err

@@ -11,6 +11,7 @@ import json
 import sys
 from pathlib import Path
 
+from embeddings.errors import QAError
 from qa.settings import add_index_options, settings_from_args
 
 
@@ -40,7 +41,13 @@ def register(subparsers) -> None:
 
 
 def run_add(args: argparse.Namespace) -> int:
+    from embeddings.indexing import article_files
+
     settings = settings_from_args(args)
+    # A missing path is the user's mistake: say so before the index is opened (and perhaps
+    # rebuilt over --corpus), not after.
+    if not article_files(args.paths):
+        raise QAError(f"no files in {', '.join(map(str, args.paths))}; give article files or folders")
     system = args.load_system(settings, parts="retrieval", allow_empty=True)
     report = system.add(args.paths)
     if report.dropped:
