@@ -78,7 +78,9 @@ def test_follow_up_is_resolved_against_history_for_retrieval():
     assert response.question == "Und wann?"
 
 
-@pytest.mark.parametrize("question, message", [("", "empty"), ("x" * 10_000, "characters")])
+# The one question check of every surface (qa.answering.question.check_question): 1000 characters.
+@pytest.mark.parametrize("question, message", [("", "Please type a question"), ("x" * 10_000, "characters"),
+                                               ("x" * 1001, "1\u202f001 characters")])
 def test_bad_questions_are_clear_errors(question, message):
     pipeline, _ = _pipeline()
     with pytest.raises(QAError, match=message):

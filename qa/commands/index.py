@@ -67,9 +67,11 @@ def run_search(args: argparse.Namespace) -> int:
     import json
 
     from qa.answering.question import check_question
+    from qa.system import check_limits
 
     settings = settings_from_args(args)
     question = check_question(args.question)
+    check_limits(k=settings.k)   # before the index opens, as qa ask does
     check_mode(settings.retrieval_mode)
     filters = {"doc_ids": args.doc_ids, "outlet": args.outlet,
                "date_from": parse_date(args.date_from, name="--since"),
