@@ -1,7 +1,8 @@
 """``qa eval`` and ``qa eval-compare`` end to end through ``main(argv)``, with fake systems.
 
-The real loader (``build_system``) is swapped for one that builds fakes over the documents
-it is given, so the command's own wiring (dataset → corpus → runner → files) is exercised.
+``main`` is given a ``load_system`` that builds a QASystem of fakes over the documents it is
+asked for (constructor injection), so the command's own wiring (dataset → corpus → runner →
+files) is exercised.
 """
 from __future__ import annotations
 
@@ -13,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-import qa.commands.eval as eval_command
 from qa.commands.main import main
 from qa.evaluation.compare import compare_runs
 from qa.evaluation.report import load_run
-from tests.fakes import FakeRetriever, ScriptedPipeline, ScriptedReader, tiny_squad
+from qa.system import QASystem
+from tests.fakes import FakeRetriever, LoaderSpy, ScriptedPipeline, ScriptedReader, tiny_squad
 
 SCRIPT = {
     "Wo finden die Gespräche statt?": "Genf",
@@ -38,20 +39,25 @@ def squad_file(tmp_path) -> Path:
     return path
 
 
-@pytest.fixture()
-def fake_system(monkeypatch):
-    """Replace the real model loading with fakes; records what the command asked for."""
-    calls = []
-
-    def build(settings, *, mode, documents=None, script=SCRIPT):
-        calls.append({"mode": mode, "documents": documents, "settings": settings})
+def scripted_loader(script: dict[str, str]):
+    """A ``load_system`` for ``qa eval``: the parts asked for, as fakes over ``documents``
+    (none without --corpus-from-dataset) answering from ``script``."""
+    def load(settings, *, parts="all", documents=None, **options):
         reader = ScriptedReader(script)
         retriever = FakeRetriever(list(documents or ()))
-        return eval_command.EvalSystem(name="fake system", pipeline=ScriptedPipeline(retriever, reader),
-                                       reader=reader, retriever=retriever)
+        if parts == "reader":
+            return QASystem(settings, reader=reader)
+        if parts == "retrieval":
+            return QASystem(settings, retriever=retriever)
+        return QASystem(settings, pipeline=ScriptedPipeline(retriever, reader))
 
-    monkeypatch.setattr(eval_command, "build_system", build)
-    return calls
+    return load
+
+
+@pytest.fixture()
+def fake_system():
+    """The fakes' loader; records what the command asked for (``.calls``)."""
+    return LoaderSpy(scripted_loader(SCRIPT))
 
 
 # An independent scorer, written from the SQuAD v1.1 script, to check metrics.json.
@@ -89,15 +95,17 @@ def independent_scores(predictions: list[dict]) -> tuple[float, float]:
 
 def test_end_to_end_run_writes_a_consistent_run_folder(squad_file, tmp_path, fake_system, capsys):
     out = tmp_path / "runs" / "a"
-    assert main(["eval", str(squad_file), "--corpus-from-dataset", "--out", str(out)]) == 0
+    assert main(["eval", str(squad_file), "--corpus-from-dataset", "--out", str(out)],
+                load_system=fake_system) == 0
     printed = capsys.readouterr().out
     assert "EM / F1 (SQuAD normalisation)" in printed and "by question type" in printed
     assert sorted(p.name for p in out.iterdir()) == ["metrics.json", "predictions.jsonl", "report.html"]
-    assert fake_system[0]["mode"] == "end-to-end" and len(fake_system[0]["documents"]) == 3
+    assert fake_system.calls[0]["parts"] == "all" and len(fake_system.calls[0]["documents"]) == 3
     assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]   # no temp folders left
 
     metrics, predictions = load_run(out)
     assert len(predictions) == metrics["run"]["questions"] == 5
+    assert metrics["run"]["system"] == "pipeline over the dataset's 3 contexts, reader scripted-reader"
     em, f1 = independent_scores(predictions)
     assert metrics["answers"]["em"] == pytest.approx(em)
     assert metrics["answers"]["f1"] == pytest.approx(f1)
@@ -117,19 +125,20 @@ def test_end_to_end_run_writes_a_consistent_run_folder(squad_file, tmp_path, fak
 
 
 def test_json_output_is_one_object(squad_file, fake_system, capsys):
-    assert main(["eval", str(squad_file), "--mode", "reader", "--json", "--articles", "0", "--limit", "2"]) == 0
+    assert main(["eval", str(squad_file), "--mode", "reader", "--json", "--articles", "0", "--limit", "2"],
+                load_system=fake_system) == 0
     metrics = json.loads(capsys.readouterr().out)
     assert metrics["run"]["mode"] == "reader" and metrics["run"]["questions"] == 2
-    assert metrics["run"]["articles"] == "0"
+    assert metrics["run"]["articles"] == "0" and metrics["run"]["system"] == "reader scripted-reader"
     assert metrics["answers"]["em"] == 50.0      # Genf exact, Witkoff partial
-    assert fake_system[0]["documents"] is None
+    assert fake_system.calls[0]["parts"] == "reader" and fake_system.calls[0]["documents"] is None
 
 
 def test_english_questions_over_german_contexts(squad_file, tmp_path, fake_system, capsys):
     english = tmp_path / "tiny.en.json"
     english.write_text(json.dumps(tiny_squad(lang="en")), encoding="utf-8")
     assert main(["eval", str(squad_file), "--questions-from", str(english), "--mode", "reader",
-                 "--articles", "0", "--json"]) == 0
+                 "--articles", "0", "--json"], load_system=fake_system) == 0
     metrics = json.loads(capsys.readouterr().out)
     assert metrics["run"]["questions"] == 3
     assert list(metrics["breakdowns"]["question_type"]) == ["English"]
@@ -144,10 +153,14 @@ def test_retrieval_mode_over_qrels(tmp_path, fake_system, capsys):
     (tmp_path / "gq" / "queries.jsonl").write_text('{"_id": "q1", "text": "Wo steht der Turm?"}\n', encoding="utf-8")
     (tmp_path / "gq" / "qrels").mkdir()
     (tmp_path / "gq" / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\tc2\t1\n", encoding="utf-8")
-    assert main(["eval", str(tmp_path / "gq"), "--mode", "retrieval", "--corpus-from-dataset", "--json"]) == 0
-    retrieval = json.loads(capsys.readouterr().out)["retrieval"]
+    assert main(["eval", str(tmp_path / "gq"), "--mode", "retrieval", "--corpus-from-dataset", "--json"],
+                load_system=fake_system) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    retrieval = metrics["retrieval"]
+    assert metrics["run"]["system"] == "retriever over the dataset's 2 contexts"
     assert retrieval["recall@1"] == 100.0 and retrieval["ndcg@10"] == 1.0
-    assert main(["eval", str(tmp_path / "gq"), "--mode", "end-to-end", "--corpus-from-dataset"]) == 2
+    assert main(["eval", str(tmp_path / "gq"), "--mode", "end-to-end", "--corpus-from-dataset"],
+                load_system=fake_system) == 2
     assert "use --mode retrieval" in capsys.readouterr().err
 
 
@@ -161,27 +174,28 @@ def test_malformed_input_is_one_line_and_writes_nothing(tmp_path, fake_system, c
     bad = tmp_path / "bad.jsonl"
     bad.write_text(content, encoding="utf-8")
     out = tmp_path / "out"
-    assert main(["eval", str(bad), "--out", str(out)]) == 2
+    assert main(["eval", str(bad), "--out", str(out)], load_system=fake_system) == 2
     err = capsys.readouterr().err.strip()
     assert expected in err and len(err.splitlines()) == 1 and "Traceback" not in err
     assert not out.exists()
-    assert fake_system == []                       # nothing was loaded either
+    assert fake_system.calls == []                 # nothing was loaded either
 
 
 def test_refuses_an_out_folder_with_other_files(squad_file, tmp_path, fake_system, capsys):
     out = tmp_path / "mine"
     out.mkdir()
     (out / "notes.txt").write_text("keep me", encoding="utf-8")
-    assert main(["eval", str(squad_file), "--corpus-from-dataset", "--out", str(out)]) == 2
+    assert main(["eval", str(squad_file), "--corpus-from-dataset", "--out", str(out)],
+                load_system=fake_system) == 2
     assert "other files" in capsys.readouterr().err
     assert (out / "notes.txt").read_text(encoding="utf-8") == "keep me"
-    assert fake_system == []
+    assert fake_system.calls == []
 
 
 def test_corpus_from_dataset_needs_contexts(tmp_path, fake_system, capsys):
     plain = tmp_path / "q.jsonl"
     plain.write_text('{"id": "a", "question": "Wo?", "answers": ["Genf"]}\n', encoding="utf-8")
-    assert main(["eval", str(plain), "--corpus-from-dataset"]) == 2
+    assert main(["eval", str(plain), "--corpus-from-dataset"], load_system=fake_system) == 2
     assert "--corpus-from-dataset needs contexts" in capsys.readouterr().err
 
 
@@ -190,25 +204,26 @@ def test_an_index_over_another_corpus_is_named_with_its_corpus(tmp_path, fake_sy
     plain.write_text('{"id": "a", "question": "Wo?", "answers": ["Genf"]}\n', encoding="utf-8")
     corpus = tmp_path / "articles"
     corpus.mkdir()
-    assert main(["eval", str(plain), "--corpus", str(corpus), "--index-dir", str(tmp_path / "idx")]) == 0
-    settings = fake_system[-1]["settings"]
+    assert main(["eval", str(plain), "--corpus", str(corpus), "--index-dir", str(tmp_path / "idx")],
+                load_system=fake_system) == 0
+    settings = fake_system.settings[-1]
     assert settings.corpus_dir == corpus and settings.index_dir == tmp_path / "idx"
     capsys.readouterr()
-    assert main(["eval", str(plain), "--corpus", str(tmp_path / "missing")]) == 2
+    assert main(["eval", str(plain), "--corpus", str(tmp_path / "missing")], load_system=fake_system) == 2
     assert "no such folder" in capsys.readouterr().err
 
 
-def test_eval_compare_reports_deltas_and_changed_questions(squad_file, tmp_path, fake_system, monkeypatch, capsys):
+def test_eval_compare_reports_deltas_and_changed_questions(squad_file, tmp_path, fake_system, capsys):
     run_a, run_b = tmp_path / "a", tmp_path / "b"
-    assert main(["eval", str(squad_file), "--corpus-from-dataset", "--out", str(run_a)]) == 0
+    assert main(["eval", str(squad_file), "--corpus-from-dataset", "--out", str(run_a)],
+                load_system=fake_system) == 0
     better = dict(SCRIPT, **{"Wer ist der US-Sondergesandte?": "Steve Witkoff",
                              "Wo finden die Gespräche statt?": "Bern"})
-    real_fake = eval_command.build_system
-    monkeypatch.setattr(eval_command, "build_system", lambda s, **kw: real_fake(s, **kw, script=better))
-    assert main(["eval", str(squad_file), "--corpus-from-dataset", "--out", str(run_b)]) == 0
+    assert main(["eval", str(squad_file), "--corpus-from-dataset", "--out", str(run_b)],
+                load_system=scripted_loader(better)) == 0
     capsys.readouterr()
 
-    assert main(["eval-compare", str(run_a), str(run_b)]) == 0
+    assert main(["eval-compare", str(run_a), str(run_b)], load_system=fake_system) == 0
     printed = capsys.readouterr().out
     assert "answers.f1" in printed and "q-witkoff" in printed
     assert "q-genf" in printed          # Genf → abstained (no "Bern" in the passages): EM flip
@@ -235,10 +250,23 @@ def test_compare_runs_flags_large_f1_moves_only():
 
 
 def test_bad_articles_spec_is_a_one_line_error(squad_file, fake_system, capsys):
-    assert main(["eval", str(squad_file), "--articles", "47-40"]) == 2
+    assert main(["eval", str(squad_file), "--articles", "47-40"], load_system=fake_system) == 2
     err = capsys.readouterr().err.strip()
     assert "--articles '47-40'" in err and len(err.splitlines()) == 1
-    assert fake_system == []
+    assert fake_system.calls == []
+
+
+@pytest.mark.parametrize("option, message", [
+    (["--k", "0"], "k (passages to read) must be 1-50"),
+    (["--k", "51"], "k (passages to read) must be 1-50"),
+    (["--top-n", "11"], "top_n (answers) must be 1-10"),
+])
+def test_limits_out_of_range_are_refused_before_anything_loads(squad_file, fake_system, capsys, option, message):
+    # the system's own limits (qa.system.check_limits): past them every question would fail
+    assert main(["eval", str(squad_file), *option], load_system=fake_system) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err and len(err.splitlines()) == 1
+    assert fake_system.calls == []
 
 
 TIERS_A = {
@@ -254,17 +282,18 @@ TIERS_B = dict(TIERS_A, **{"Wer ist der US-Sondergesandte?": ("Steve Witkoff", 0
 
 
 @pytest.fixture()
-def tiered_runs(squad_file, tmp_path, monkeypatch, capsys):
+def tiered_runs(squad_file, tmp_path, capsys):
     """Two run folders of a graded fake pipeline (TIERS_A, TIERS_B)."""
     from tests.fakes import TieredPipeline
 
     runs = {}
     for name, table in (("a", TIERS_A), ("b", TIERS_B)):
-        monkeypatch.setattr(eval_command, "build_system", lambda settings, *, mode, documents=None, table=table:
-                            eval_command.EvalSystem(name="tiered fake", pipeline=TieredPipeline(
-                                FakeRetriever(list(documents or ())), table)))
+        def load(settings, *, parts="all", documents=None, table=table, **options):
+            return QASystem(settings, pipeline=TieredPipeline(FakeRetriever(list(documents or ())), table))
+
         runs[name] = tmp_path / name
-        assert main(["eval", str(squad_file), "--corpus-from-dataset", "--out", str(runs[name])]) == 0
+        assert main(["eval", str(squad_file), "--corpus-from-dataset", "--out", str(runs[name])],
+                    load_system=load) == 0
     runs["printed"] = capsys.readouterr().out
     return runs
 
@@ -346,6 +375,6 @@ def test_an_empty_folder_option_is_refused_before_anything_runs(tmp_path, fake_s
     plain = tmp_path / "q.jsonl"
     plain.write_text('{"id": "a", "question": "Wo?", "answers": ["Genf"]}\n', encoding="utf-8")
     with pytest.raises(SystemExit) as stop:
-        main(["eval", str(plain), option, " "])
+        main(["eval", str(plain), option, " "], load_system=fake_system)
     assert stop.value.code == 2 and "empty path" in capsys.readouterr().err
-    assert fake_system == []
+    assert fake_system.calls == []

@@ -17,7 +17,7 @@ from qa.evaluation.metrics import summarise
 from qa.evaluation.report import check_out_dir, format_summary, load_run, write_run
 from qa.evaluation.runner import MODES, RunConfig, check_runnable, evaluate
 from qa.settings import Settings, add_reader_option, folder_argument, settings_from_args
-from qa.system import QASystem
+from qa.system import QASystem, check_limits
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +85,7 @@ def run_eval(args: argparse.Namespace) -> int:
         raise QAError(f"--corpus {settings.corpus_dir}: no such folder; give the folder of articles "
                       "the index was built from")
     # Everything a user can get wrong is checked before any model loads or file is written.
+    check_limits(k=settings.k, top_n=args.top_n)   # the system's own limits, or every question fails
     articles = None if args.articles is None else parse_articles(args.articles)
     dataset = load_dataset(args.dataset, articles=articles, questions_from=args.questions_from, limit=args.limit)
     if args.out is not None:
