@@ -7,8 +7,11 @@ articles 40-47 and the seeds question set (eval/seeds_dev.jsonl over the product
 index: its chunking, its BM25, qa.retrieval.retriever.Retriever). Embeddings are cached in /tmp so
 reruns take seconds.
 
-    nice python -m benchmarks.retrieval_modes            # full run with the real e5 model
-    nice python -m benchmarks.retrieval_modes --fake-dense --no-write   # plumbing check
+    nice python -m experiments.retrieval_modes            # full run with the real e5 model
+    nice python -m experiments.retrieval_modes --fake-dense --no-write   # plumbing check
+
+A concluded experiment: it chose the retrieval defaults (hybrid, weighted fusion with dense
+weight 0.8, compound splitting; qa/retrieval/), and its section is the record of that choice.
 """
 from __future__ import annotations
 
@@ -446,14 +449,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     tune_lines = [f"| {'on' if r['split_compounds'] else 'off'} | {r['questions']} | {r['MRR@5']:.3f} | "
                   f"{r['R@5']:.3f} |" for r in bm25_rows]
     markdown = "\n".join([
-        f"Command: `nice python -m benchmarks.retrieval_modes{' --fake-dense' if args.fake_dense else ''}` "
+        f"Command: `nice python -m experiments.retrieval_modes{' --fake-dense' if args.fake_dense else ''}` "
         f"({time.perf_counter() - started:.0f} s on 2 shared CPU cores; embeddings cached in {CACHE}).",
         "",
         f"Dense: {embedder.name}, exact cosine search, e5 prompts \"query: \"/\"passage: \", passages "
         "truncated at 512 tokens. BM25: bm25s (Lucene variant, k1 1.5, b 0.75), lowercase word tokens, "
         "German stop words, Snowball German stems"
         f"{', compound splitting' if bm25_params['split_compounds'] else ''}. Hybrid: the top {DEPTH} of each "
-        "fused (qa/fusion.py).",
+        "fused (qa/retrieval/fusion.py).",
         "",
         "Tuned only on XQuAD-de articles 0-39 (German and English questions over all 240 German "
         f"paragraphs): compound splitting {'on' if bm25_params['split_compounds'] else 'off'}; "

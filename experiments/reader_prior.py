@@ -1,8 +1,11 @@
 """Ranking answers across passages (separate reading, no-answer margin, retrieval prior): a tuning sweep on XQuAD 0-39, then held-out measurements.
 
-    nice python -m benchmarks.reader_prior tune [--every 4]   # sweep on the tuning split
-    nice python -m benchmarks.reader_prior measure            # held-out sets, old vs new reader
-    python -m benchmarks.reader_prior report                  # rebuild the BENCHMARKS.md section
+    nice python -m experiments.reader_prior tune [--every 4]   # sweep on the tuning split
+    nice python -m experiments.reader_prior measure            # held-out sets, old vs new reader
+    python -m experiments.reader_prior report                  # rebuild the BENCHMARKS.md section
+
+A concluded experiment: it chose the reader's ranking defaults (separate reading, dense prior 40,
+null weight 1; qa/reading/reader.py), and its section is the record of that choice.
 
 End to end, the reader reads the top k=3 chunks joined into one context, and one softmax over
 every span lets a distractor passage win. ``tune`` retrieves and reads each sampled question
@@ -216,10 +219,10 @@ def score(records: list[dict], predictions: list[tuple[str, bool]]) -> dict:
 
 
 def tune(args) -> int:
-    from qa.commands.eval import dataset_retriever
     from qa.answering.confidence import ConfidencePolicy
     from qa.reading.reader import TransformersReader
     from qa.settings import Settings
+    from qa.system import QASystem
 
     OUT.mkdir(parents=True, exist_ok=True)
     cache = OUT / f"tune-every{args.every}.pkl"
@@ -229,7 +232,7 @@ def tune(args) -> int:
         data = pickle.loads(cache.read_bytes())
     else:
         documents, questions = tuning_questions(args.every)
-        retriever = dataset_retriever(settings, documents)
+        retriever = QASystem.load(settings, parts="retrieval", documents=documents).retriever
         separate = TransformersReader(reader.model, reader.tokenizer, name=reader.name, mode="separate",
                                      passage_prior=0.0, null_weight=0.0)
         data = {lang: collect(reader, separate, retriever, qs, gold=True) for lang, qs in questions.items()}
@@ -284,20 +287,18 @@ HELD_OUT = (
 
 def held_out_set(name: str, settings):
     """(questions, retriever) of one held-out set, built as ``qa eval`` builds them."""
-    from qa.system import build_retriever
-    from qa.commands.eval import dataset_retriever
     from qa.evaluation.datasets import load_dataset, parse_articles
+    from qa.system import QASystem
 
     if name == "seeds-dev":
         dataset = load_dataset(SEEDS_DEV)
-        retriever, _ = build_retriever(settings, show_progress=False)
-        return dataset.questions, retriever
+        return dataset.questions, QASystem.load(settings, parts="retrieval", show_progress=False).retriever
     if name == "mlqa-de":
         dataset = load_dataset(MLQA_DEV)
     else:
         dataset = load_dataset(XQUAD_DE, articles=parse_articles("40-47"),
                                questions_from=XQUAD_EN if name == "xquad-en-de" else None)
-    return dataset.questions, dataset_retriever(settings, dataset.documents)
+    return dataset.questions, QASystem.load(settings, parts="retrieval", documents=dataset.documents).retriever
 
 
 def measure(args) -> int:
@@ -398,9 +399,9 @@ def print_measure(results: dict) -> None:
 
 # -- report -----------------------------------------------------------------------------------
 
-COMMANDS = ("nice python -m benchmarks.reader_prior tune --every 4",
-            "nice python -m benchmarks.reader_prior measure",
-            "python -m benchmarks.reader_prior report")
+COMMANDS = ("nice python -m experiments.reader_prior tune --every 4",
+            "nice python -m experiments.reader_prior measure",
+            "python -m experiments.reader_prior report")
 
 
 def report(args) -> int:

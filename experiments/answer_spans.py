@@ -1,6 +1,9 @@
 """What the span rules change: answers inside one sentence, one name for a one-name question.
 
-    python benchmarks/answer_spans.py [--write]
+    python -m experiments.answer_spans [--write]
+    python -m experiments.answer_spans --limit 3       # smoke run: first 3 questions per set
+
+A concluded experiment (the rules are the reader's default, ``span_rules=True``); kept to rerun.
 
 Each answerable question of the sets below is retrieved once (k = Settings.k) and read twice
 from the same passages by the same model: with ``span_rules`` (the default) and without. Reports
@@ -23,7 +26,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from benchmarks.report import update_section  # noqa: E402
+from benchmarks.report import positive_int, update_section  # noqa: E402
 from qa.evaluation.scoring import score_answer  # noqa: E402
 
 SECTION = "Answer spans (one sentence, one name)"
@@ -36,14 +39,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write", action="store_true")
     parser.add_argument("--gnad-corpus", type=Path, default=GNAD_CORPUS)
     parser.add_argument("--gnad-index", type=Path, default=GNAD_INDEX)
+    parser.add_argument("--limit", type=positive_int, default=None,
+                        help="first N answerable questions per set (a smoke run; not written)")
     args = parser.parse_args(argv)
+    if args.write and args.limit is not None:
+        parser.error("--limit is a smoke run; its figures are not written (drop --write or --limit)")
     logging.basicConfig(level=logging.WARNING)
-    from qa.system import build_pipeline, build_retriever
     from qa.reading.reader import TransformersReader
     from qa.settings import Settings
+    from qa.system import QASystem
 
     settings = Settings.from_env()
-    pipeline = build_pipeline(settings, show_progress=False)
+    system = QASystem.load(settings, show_progress=False)
+    pipeline = system.pipeline
     reader = pipeline.reader
     plain = TransformersReader(reader.model, reader.tokenizer, name=reader.name, mode=reader.mode,
                                max_length=reader.max_length, stride=reader.stride,
@@ -52,17 +60,18 @@ def main(argv: list[str] | None = None) -> int:
     sets = [("seeds_dev", REPO / "eval" / "seeds_dev.jsonl", pipeline.retriever, None),
             ("seeds_holdout", REPO / "eval" / "seeds_holdout.jsonl", pipeline.retriever, None)]
     if (args.gnad_index / "manifest.json").exists():
-        gnad, _ = build_retriever(settings.replace(corpus_dir=args.gnad_corpus, index_dir=args.gnad_index),
-                                  allow_rebuild=False, show_progress=False)
+        gnad = QASystem.load(settings.replace(corpus_dir=args.gnad_corpus, index_dir=args.gnad_index),
+                             parts="retrieval", embedder=system.embedder, allow_rebuild=False,
+                             show_progress=False).retriever
         sets.append(("gnad_dev (holdout)", REPO / "eval" / "gnad_dev.jsonl", gnad, "holdout"))
-    lines = ["Command: `python benchmarks/answer_spans.py --write` (answerable questions; top answer, "
+    lines = ["Command: `python -m experiments.answer_spans --write` (answerable questions; top answer, "
              "never refusing; German normalisation).", "",
              "| set | questions | EM without → with | F1 without → with | top answers changed |",
              "|---|---|---|---|---|"]
     examples: list[str] = []
     for name, path, retriever, split in sets:
         rows = [json.loads(l) for l in path.read_text(encoding="utf-8").splitlines() if l.strip()]
-        rows = [r for r in rows if r["answers"] and (split is None or r.get("split") == split)]
+        rows = [r for r in rows if r["answers"] and (split is None or r.get("split") == split)][:args.limit]
         scores = {"without": [], "with": []}
         changed = 0
         for row in tqdm(rows, desc=name):

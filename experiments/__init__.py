@@ -1,0 +1,1 @@
+"""Concluded experiments: run once to choose a default; see experiments/README.md."""
