@@ -8,7 +8,10 @@ import tempfile
 from pathlib import Path
 
 BENCHMARKS_MD = Path(__file__).resolve().parent.parent / "docs" / "BENCHMARKS.md"
-HEADER = "# Benchmarks\n\nEach section is written by the script named in it; rerun its command to update it.\n"
+HEADER = ("# Benchmarks\n\nEach section is written by the script named in it; rerun its command to update it. "
+          "Scripts in\nbenchmarks/ produce current figures of the product; those in experiments/ are concluded\n"
+          "experiments, run once to choose a default (their sections keep the conclusion and the command;\n"
+          "see experiments/README.md).\n")
 
 
 def update_section(title: str, markdown: str, *, path: Path | str = BENCHMARKS_MD) -> Path:
