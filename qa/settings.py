@@ -46,7 +46,7 @@ class Settings:
     # reads each passage on its own ("joint": joined into one context); spans rank by their margin
     # over their window's no-answer logit (null_weight) plus passage_prior x (their passage's
     # dense cosine - the best passage's). Chosen on XQuAD articles 0-39 by
-    # benchmarks/reader_prior.py; joint / 0 / 0 is the original reader (docs/BENCHMARKS.md,
+    # experiments/reader_prior.py; joint / 0 / 0 is the original reader (docs/BENCHMARKS.md,
     # "Reader: ranking answers across passages").
     reader_mode: str = DEFAULT_MODE
     passage_prior: float = DEFAULT_PASSAGE_PRIOR

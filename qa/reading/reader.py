@@ -26,7 +26,7 @@ ReadMode = Literal["joint", "separate"]
 JOINT_SEPARATOR = "\n\n"
 # Questions longer than this many tokens are cut so a window always keeps room for context.
 MAX_QUESTION_TOKENS = 64
-# How answers of several passages are ranked by default, chosen by benchmarks/reader_prior.py on
+# How answers of several passages are ranked by default, chosen by experiments/reader_prior.py on
 # XQuAD articles 0-39 end to end (k=3): reading each passage on its own, ranking spans by their
 # margin over their own window's no-answer logit, plus 40 logits per unit of dense cosine below
 # the best hit (e5 cosines bunch at 0.7-0.9, so a passage 0.05 behind loses 2 logits). Joint
@@ -137,7 +137,7 @@ class TransformersReader:
     ``null_weight=0`` and ``mode="joint"`` is the original reader. ``whole_words`` widens spans
     to whole words. ``span_rules`` keeps every answer inside one sentence and cuts a listed pair
     of names to the first for a question that asks for one (``asks_for_one_name``); False
-    reads as before those rules (benchmarks/answer_spans.py measures the difference).
+    reads as before those rules (experiments/answer_spans.py measures the difference).
     """
 
     def __init__(self, model, tokenizer, *, name: str, max_length: int = 384, stride: int = 128,

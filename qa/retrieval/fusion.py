@@ -14,7 +14,7 @@ Ranking = Sequence[tuple[int, float]]
 METHODS = ("rrf", "weighted")
 RRF_K = 60  # Cormack et al.'s constant: damps the gap between the first few ranks
 # Chosen on XQuAD-de articles 0-39 (German and English questions) by
-# benchmarks/retrieval_modes.py: the weighted sum with 0.8 on dense was best there, and it
+# experiments/retrieval_modes.py: the weighted sum with 0.8 on dense was best there, and it
 # also keeps English questions (where German BM25 finds little) close to dense alone.
 DEFAULT_METHOD = "weighted"
 DEFAULT_DENSE_WEIGHT = {"rrf": 0.5, "weighted": 0.8}

@@ -28,10 +28,10 @@ log = logging.getLogger(__name__)
 MODES = ("dense", "bm25", "hybrid")
 # Fusion default: a weighted sum of min-max normalised dense and BM25 scores, dense weight
 # 0.8 -- the best setting on the tuning split (XQuAD-de articles 0-39, German and English
-# questions) in benchmarks/retrieval_modes.py. Plain RRF (k=60) hurt English questions badly
+# questions) in experiments/retrieval_modes.py. Plain RRF (k=60) hurt English questions badly
 # there, since BM25 finds little for them in German text.
 DEFAULT_FUSION: Mapping[str, object] = {"method": "weighted", "dense_weight": 0.8}
-# Candidates each retriever contributes before fusion (as in benchmarks/retrieval_modes.py).
+# Candidates each retriever contributes before fusion (as in experiments/retrieval_modes.py).
 FUSION_DEPTH = 100
 
 

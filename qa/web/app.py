@@ -17,6 +17,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Callable, Mapping, Sequence
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no phoning home, offline machines
@@ -30,6 +31,7 @@ from qa.answering.present import MAX_ALTERNATIVES, AnswerView, present, response
 from qa.settings import Settings, configure_logging, settings_from_args  # noqa: E402
 from qa.system import QASystem  # noqa: E402
 from qa.web import render  # noqa: E402
+from qa.web.assets import ARTICLE_JS, CSS, DOCUMENTS_JS, SOURCES_JS, THEME  # noqa: E402
 from qa.web.options import add_serve_arguments  # noqa: E402
 
 log = logging.getLogger("qa.app")
@@ -54,82 +56,6 @@ THRESHOLD_HELP = (
     "whether the question's names, numbers and question word fit the answer), the "
     "percentage shown as 'Assessment'. Answers between this threshold and the confident cut "
     "are shown as uncertain. 0 = always answer; higher = fewer, safer answers.")
-
-THEME = gr.themes.Soft(
-    primary_hue="indigo",
-    secondary_hue="amber",
-    neutral_hue="slate",
-    font=("Inter", "ui-sans-serif", "system-ui", "-apple-system", "Segoe UI", "sans-serif"),
-)
-CSS = """
-.gradio-container { max-width: 1440px !important; margin: auto; }
-#qa-header h1 { font-size: 1.55rem; margin: 0 0 .15rem 0; }
-#qa-header p { margin: 0; color: var(--body-text-color-subdued); }
-#qa-header .qa-status { font-size: .8rem; margin-top: .2rem; }
-.qa-add-ok { color: #166534; background: #f0fdf4; border: 1px solid #bbf7d0; border-radius: 8px;
-  padding: .45rem .6rem; font-size: .88rem; }
-.qa-add-error { color: #991b1b; background: #fef2f2; border: 1px solid #fecaca; border-radius: 8px;
-  padding: .45rem .6rem; font-size: .88rem; }
-#qa-examples button { font-size: .82rem; }
-.qa-sources, .qa-article, .qa-doc-table { font-size: .92rem; line-height: 1.55; }
-.qa-card { border: 1px solid var(--border-color-primary); border-radius: 10px; padding: .7rem .85rem;
-  margin-bottom: .7rem; background: var(--background-fill-primary); cursor: pointer; }
-.qa-card:hover { border-color: var(--color-accent); box-shadow: 0 1px 6px rgba(79,70,229,.12); }
-.qa-card-head { display: flex; gap: .5rem; align-items: baseline; }
-.qa-num { display: inline-block; min-width: 1.5rem; text-align: center; border-radius: 6px;
-  background: #e0e7ff; color: #3730a3; font-weight: 700; font-size: .8rem; padding: 0 .3rem; }
-.qa-title { font-weight: 600; }
-.qa-meta { color: var(--body-text-color-subdued); font-size: .8rem; margin: .15rem 0 .45rem 0; }
-.qa-passage { white-space: pre-wrap; }
-.qa-open { margin-top: .45rem; font-size: .8rem; color: #4338ca; background: none; border: none;
-  padding: 0; cursor: pointer; }
-.qa-open:hover { text-decoration: underline; }
-mark.qa-answer { background: #fde68a; color: #1f2937; padding: 0 .12rem; border-radius: 3px;
-  box-shadow: inset 0 -2px 0 #f59e0b; font-weight: 600; }
-mark.qa-alt { background: #e0e7ff; color: #1f2937; padding: 0 .1rem; border-radius: 3px; }
-.qa-passage-mark { background: #fef9e7; border-left: 3px solid #f59e0b; padding: .1rem .2rem; }
-.qa-article { padding: 0 .9rem .9rem .9rem; }
-.qa-article-head { position: sticky; top: 0; background: var(--background-fill-primary);
-  padding: .7rem 0 .35rem 0; z-index: 1; box-shadow: 0 -40px 0 var(--background-fill-primary); border-bottom: 1px solid var(--border-color-primary); margin-bottom: .5rem; }
-.qa-article-title { font-weight: 700; font-size: 1.02rem; }
-.qa-article-body { white-space: pre-wrap; }
-.qa-note, .qa-empty { color: var(--body-text-color-subdued); padding: .4rem 0 .7rem 0; }
-.qa-doc-table { width: 100%; border-collapse: collapse; }
-.qa-doc-table th { text-align: left; font-size: .78rem; text-transform: uppercase;
-  color: var(--body-text-color-subdued); border-bottom: 1px solid var(--border-color-primary); padding: .3rem; }
-.qa-doc-table td { padding: .4rem .3rem; border-bottom: 1px solid var(--border-color-primary); vertical-align: top; }
-.qa-doc-row { cursor: pointer; } .qa-doc-row:hover { background: #eef2ff; }
-.qa-num-cell { text-align: right; font-variant-numeric: tabular-nums; }
-"""
-SOURCES_JS = """
-element.addEventListener('click', (event) => {
-  const card = event.target.closest('[data-cite]');
-  if (card && element.contains(card)) trigger('open_citation', {number: Number(card.dataset.cite)});
-});
-"""
-ARTICLE_JS = """
-// Scroll the article panel (not the page) so the marked passage sits near its top.
-const reveal = () => {
-  const mark = element.querySelector('#qa-passage');
-  if (!mark) return;
-  let box = mark.parentElement;
-  while (box && !['auto', 'scroll'].includes(getComputedStyle(box).overflowY)) box = box.parentElement;
-  if (!box) return;
-  const offset = mark.getBoundingClientRect().top - box.getBoundingClientRect().top;
-  box.scrollTop += offset - box.clientHeight / 4;
-};
-// The Article tab may mount only when first shown, with its value already set: reveal on load
-// too, not just when the value changes.
-setTimeout(reveal, 150);
-watch('value', () => setTimeout(reveal, 150));
-"""
-DOCUMENTS_JS = """
-element.addEventListener('click', (event) => {
-  const row = event.target.closest('[data-doc]');
-  if (row && element.contains(row)) trigger('open_document', {doc_id: row.dataset.doc});
-});
-"""
-
 
 @dataclass(frozen=True, slots=True)
 class Turn:
@@ -329,132 +255,135 @@ def _article_choices(documents: Mapping[str, Document]) -> list[tuple[str, str]]
 # --------------------------------------------------------------------------- the page
 
 
+class _Page(SimpleNamespace):
+    """The page's components by name, so the parts that build them and the events that wire
+    them can be separate functions."""
+
+
 def build_app(service: ChatService, *, examples: Sequence[str] = SEED_EXAMPLES,
               allow_add: bool = True) -> gr.Blocks:
     """The Blocks for ``service``; launch with :func:`launch` (theme and CSS go there).
     ``allow_add=False`` (``--read-only``) hides "Add an article"."""
-    documents = service.documents
-    settings = service.settings
     with gr.Blocks(title="News QA · answers with sources", analytics_enabled=False) as blocks:
-        turns = gr.State([])       # aligned with the chat messages: Turn or None
-        pending = gr.State("")     # the question between showing it and answering it
-        shown_view = gr.State(None)  # the AnswerView whose sources the inspector shows
-
-        header = gr.HTML(render.header_html(service.status()), js_on_load=None)
+        page = _Page(
+            turns=gr.State([]),         # aligned with the chat messages: Turn or None
+            pending=gr.State(""),       # the question between showing it and answering it
+            shown_view=gr.State(None),  # the AnswerView whose sources the inspector shows
+            header=gr.HTML(render.header_html(service.status()), js_on_load=None),
+        )
         with gr.Row(equal_height=False):
             with gr.Column(scale=6, min_width=380):
-                chatbot = gr.Chatbot(
-                    label="Chat",
-                    show_label=False,
-                    elem_id="qa-chat",
-                    height=540,
-                    latex_delimiters=[],
-                    sanitize_html=True,
-                    render_markdown=True,
-                    feedback_options=None,
-                    buttons=["copy"],
-                    layout="bubble",
-                    placeholder="**Ask a question about the articles.** "
-                                "Follow-ups such as *Und wann?* or *And who else?* work too.",
-                )
-                with gr.Row(equal_height=True):
-                    question = gr.Textbox(
-                        show_label=False,
-                        placeholder="z. B. Wann ist die Sitzung des Nato-Russland-Rates?",
-                        lines=1,
-                        max_lines=4,
-                        scale=8,
-                        elem_id="qa-question",
-                        autofocus=True,
-                    )
-                    ask_button = gr.Button("Ask", variant="primary", scale=1, min_width=80,
-                                           elem_id="qa-ask")
-                example_buttons = []
-                if examples:
-                    with gr.Column(elem_id="qa-examples"):
-                        for row_start in range(0, len(examples), 2):
-                            with gr.Row(equal_height=True):
-                                for example in examples[row_start:row_start + 2]:
-                                    button = gr.Button(example, size="sm", variant="secondary")
-                                    example_buttons.append((button, example))
-                with gr.Accordion("Settings", open=False, elem_id="qa-settings"):
-                    with gr.Row():
-                        k = gr.Slider(1, 20, value=settings.k, step=1, label="Passages to read",
-                                      info="how many retrieved passages the reader looks at")
-                        top_n = gr.Slider(1, 3, value=min(settings.top_n, 3), step=1,
-                                          label="Answers to show",
-                                          info="the best answer plus close alternatives")
-                    threshold = gr.Slider(
-                        0.0, 1.0, value=service.default_threshold, step=0.05,
-                        label="Abstention threshold (0 = always answer)", info=THRESHOLD_HELP,
-                        elem_id="qa-threshold")
-                    restrict = gr.Dropdown(
-                        choices=_article_choices(documents),
-                        value=[], multiselect=True, label="Only these articles",
-                        info="empty: search all articles")
-                adding = allow_add and service.can_add
-                with gr.Accordion("Add an article", open=False, elem_id="qa-add", visible=adding):
-                    upload = gr.File(label="Upload a file (.txt, .md, .html, .pdf; at most 5 MB)",
-                                     file_types=list(intake.ARTICLE_SUFFIXES), type="filepath",
-                                     elem_id="qa-add-file", height=110)
-                    new_title = gr.Textbox(label="… or paste an article: title", max_lines=1,
-                                           elem_id="qa-add-title")
-                    new_text = gr.Textbox(label="Text", lines=5, max_lines=12,
-                                          elem_id="qa-add-text",
-                                          placeholder="the article's text, as published")
-                    add_button = gr.Button("Add to the articles", variant="primary", size="sm",
-                                           elem_id="qa-add-button")
-                    add_result = gr.HTML("", elem_id="qa-add-result")
-                clear = gr.Button("New conversation", size="sm", variant="secondary")
+                _chat(page, examples)
+                _settings_panel(page, service)
+                _add_panel(page, visible=allow_add and service.can_add)
+                page.clear = gr.Button("New conversation", size="sm", variant="secondary")
             with gr.Column(scale=5, min_width=360):
-                with gr.Tabs(selected="sources", elem_id="qa-inspector") as tabs:
-                    with gr.Tab("Sources", id="sources"):
-                        sources = gr.HTML(render.sources_html(None), js_on_load=SOURCES_JS,
-                                          elem_id="qa-sources", max_height=640, padding=True)
-                    with gr.Tab("Article", id="article"):
-                        article = gr.HTML(
-                            "<div class='qa-empty'>Open a source to read the whole article.</div>",
-                            js_on_load=ARTICLE_JS, elem_id="qa-article", max_height=640)
-                    with gr.Tab(f"All articles ({len(documents)})", id="documents") as documents_tab:
-                        document_list = gr.HTML(render.article_list_html(documents),
-                                                js_on_load=DOCUMENTS_JS, elem_id="qa-documents",
-                                                max_height=640, padding=True)
-
-        # --- events ---------------------------------------------------------------------------
-
-        answer_inputs = [pending, chatbot, turns, k, top_n, threshold, restrict, shown_view]
-        answer_outputs = [chatbot, turns, sources, shown_view, tabs]
-        pipeline_limits = dict(concurrency_limit=PIPELINE_CONCURRENCY, concurrency_id="pipeline")
-        for trigger in (question.submit, ask_button.click):
-            trigger(service.show_question, [question, chatbot, turns],
-                    [question, chatbot, turns, pending], queue=False, api_visibility="private").then(
-                service.answer_turn, answer_inputs, answer_outputs, api_visibility="private",
-                **pipeline_limits)
-        for button, example in example_buttons:
-            button.click(lambda e=example: e, None, pending, queue=False,
-                         api_visibility="private").then(
-                service.show_question, [pending, chatbot, turns],
-                [question, chatbot, turns, pending], queue=False, api_visibility="private").then(
-                service.answer_turn, answer_inputs, answer_outputs, api_visibility="private",
-                **pipeline_limits)
-        chatbot.select(service.select_message, [turns], [sources, shown_view, tabs],
-                       api_visibility="private")
-        sources.open_citation(service.open_citation, [shown_view], [article, tabs],
-                              api_visibility="private")
-        document_list.open_document(service.open_document, None, [article, tabs],
-                                    api_visibility="private")
-        clear.click(lambda: ([], [], render.sources_html(None), None, ""), None,
-                    [chatbot, turns, sources, shown_view, question], queue=False,
-                    api_visibility="private")
-        corpus_outputs = [header, document_list, restrict, documents_tab]
-        add_button.click(service.add_from_form, [upload, new_title, new_text],
-                         [add_result, *corpus_outputs, article, tabs, upload, new_title, new_text],
-                         api_visibility="private", **pipeline_limits)
-        # Another visitor may have added articles since this page was served.
-        blocks.load(service.corpus_views, None, corpus_outputs, queue=False, api_visibility="private")
-        gr.api(service.api_ask, api_name="ask", **pipeline_limits)
+                _inspector(page, service.documents)
+        _wire(blocks, page, service)
     blocks.queue(default_concurrency_limit=2, max_size=QUEUE_SIZE)
     return blocks
+
+
+def _chat(page: _Page, examples: Sequence[str]) -> None:
+    """The conversation, the question box with its button, and the example questions."""
+    page.chatbot = gr.Chatbot(
+        label="Chat", show_label=False, elem_id="qa-chat", height=540, latex_delimiters=[],
+        sanitize_html=True, render_markdown=True, feedback_options=None, buttons=["copy"],
+        layout="bubble",
+        placeholder="**Ask a question about the articles.** "
+                    "Follow-ups such as *Und wann?* or *And who else?* work too.",
+    )
+    with gr.Row(equal_height=True):
+        page.question = gr.Textbox(
+            show_label=False, placeholder="z. B. Wann ist die Sitzung des Nato-Russland-Rates?",
+            lines=1, max_lines=4, scale=8, elem_id="qa-question", autofocus=True)
+        page.ask_button = gr.Button("Ask", variant="primary", scale=1, min_width=80, elem_id="qa-ask")
+    page.example_buttons = []
+    if examples:
+        with gr.Column(elem_id="qa-examples"):
+            for row_start in range(0, len(examples), 2):
+                with gr.Row(equal_height=True):
+                    for example in examples[row_start:row_start + 2]:
+                        button = gr.Button(example, size="sm", variant="secondary")
+                        page.example_buttons.append((button, example))
+
+
+def _settings_panel(page: _Page, service: ChatService) -> None:
+    """Passages to read, answers to show, the abstention threshold and an article filter."""
+    settings = service.settings
+    with gr.Accordion("Settings", open=False, elem_id="qa-settings"):
+        with gr.Row():
+            page.k = gr.Slider(1, 20, value=settings.k, step=1, label="Passages to read",
+                               info="how many retrieved passages the reader looks at")
+            page.top_n = gr.Slider(1, 3, value=min(settings.top_n, 3), step=1, label="Answers to show",
+                                   info="the best answer plus close alternatives")
+        page.threshold = gr.Slider(
+            0.0, 1.0, value=service.default_threshold, step=0.05,
+            label="Abstention threshold (0 = always answer)", info=THRESHOLD_HELP, elem_id="qa-threshold")
+        page.restrict = gr.Dropdown(
+            choices=_article_choices(service.documents), value=[], multiselect=True,
+            label="Only these articles", info="empty: search all articles")
+
+
+def _add_panel(page: _Page, *, visible: bool) -> None:
+    """"Add an article": an upload, or a pasted title and text."""
+    with gr.Accordion("Add an article", open=False, elem_id="qa-add", visible=visible):
+        page.upload = gr.File(label="Upload a file (.txt, .md, .html, .pdf; at most 5 MB)",
+                              file_types=list(intake.ARTICLE_SUFFIXES), type="filepath",
+                              elem_id="qa-add-file", height=110)
+        page.new_title = gr.Textbox(label="… or paste an article: title", max_lines=1,
+                                    elem_id="qa-add-title")
+        page.new_text = gr.Textbox(label="Text", lines=5, max_lines=12, elem_id="qa-add-text",
+                                   placeholder="the article's text, as published")
+        page.add_button = gr.Button("Add to the articles", variant="primary", size="sm",
+                                    elem_id="qa-add-button")
+        page.add_result = gr.HTML("", elem_id="qa-add-result")
+
+
+def _inspector(page: _Page, documents: Mapping[str, Document]) -> None:
+    """The tabs beside the chat: the cited sources, one whole article, all articles."""
+    with gr.Tabs(selected="sources", elem_id="qa-inspector") as page.tabs:
+        with gr.Tab("Sources", id="sources"):
+            page.sources = gr.HTML(render.sources_html(None), js_on_load=SOURCES_JS,
+                                   elem_id="qa-sources", max_height=640, padding=True)
+        with gr.Tab("Article", id="article"):
+            page.article = gr.HTML("<div class='qa-empty'>Open a source to read the whole article.</div>",
+                                   js_on_load=ARTICLE_JS, elem_id="qa-article", max_height=640)
+        with gr.Tab(f"All articles ({len(documents)})", id="documents") as page.documents_tab:
+            page.document_list = gr.HTML(render.article_list_html(documents), js_on_load=DOCUMENTS_JS,
+                                         elem_id="qa-documents", max_height=640, padding=True)
+
+
+def _wire(blocks: gr.Blocks, page: _Page, service: ChatService) -> None:
+    """The events: asking (box, button, examples), selecting an answer, opening a source or an
+    article, a new conversation, adding an article, the page load, and the /ask API."""
+    private = dict(api_visibility="private")
+    on_models = dict(concurrency_limit=PIPELINE_CONCURRENCY, concurrency_id="pipeline", **private)
+    show = dict(fn=service.show_question, inputs=[page.question, page.chatbot, page.turns],
+                outputs=[page.question, page.chatbot, page.turns, page.pending], queue=False, **private)
+    answer = dict(fn=service.answer_turn,
+                  inputs=[page.pending, page.chatbot, page.turns, page.k, page.top_n, page.threshold,
+                          page.restrict, page.shown_view],
+                  outputs=[page.chatbot, page.turns, page.sources, page.shown_view, page.tabs], **on_models)
+    for trigger in (page.question.submit, page.ask_button.click):
+        trigger(**show).then(**answer)
+    for button, example in page.example_buttons:
+        button.click(lambda e=example: e, None, page.pending, queue=False, **private).then(
+            **{**show, "inputs": [page.pending, page.chatbot, page.turns]}).then(**answer)
+    page.chatbot.select(service.select_message, [page.turns], [page.sources, page.shown_view, page.tabs],
+                        **private)
+    page.sources.open_citation(service.open_citation, [page.shown_view], [page.article, page.tabs], **private)
+    page.document_list.open_document(service.open_document, None, [page.article, page.tabs], **private)
+    page.clear.click(lambda: ([], [], render.sources_html(None), None, ""), None,
+                     [page.chatbot, page.turns, page.sources, page.shown_view, page.question],
+                     queue=False, **private)
+    corpus_outputs = [page.header, page.document_list, page.restrict, page.documents_tab]
+    page.add_button.click(service.add_from_form, [page.upload, page.new_title, page.new_text],
+                          [page.add_result, *corpus_outputs, page.article, page.tabs, page.upload,
+                           page.new_title, page.new_text], **on_models)
+    # Another visitor may have added articles since this page was served.
+    blocks.load(service.corpus_views, None, corpus_outputs, queue=False, **private)
+    gr.api(service.api_ask, api_name="ask", concurrency_limit=PIPELINE_CONCURRENCY, concurrency_id="pipeline")
 
 
 def launch(blocks: gr.Blocks, *, host: str, port: int | None, share: bool = False,

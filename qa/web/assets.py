@@ -1,0 +1,80 @@
+"""The chat's look and its small scripts: theme, CSS, and the JS that turns clicks in the
+rendered HTML (qa/web/render.py) into Gradio events."""
+from __future__ import annotations
+
+import gradio as gr
+
+THEME = gr.themes.Soft(
+    primary_hue="indigo",
+    secondary_hue="amber",
+    neutral_hue="slate",
+    font=("Inter", "ui-sans-serif", "system-ui", "-apple-system", "Segoe UI", "sans-serif"),
+)
+CSS = """
+.gradio-container { max-width: 1440px !important; margin: auto; }
+#qa-header h1 { font-size: 1.55rem; margin: 0 0 .15rem 0; }
+#qa-header p { margin: 0; color: var(--body-text-color-subdued); }
+#qa-header .qa-status { font-size: .8rem; margin-top: .2rem; }
+.qa-add-ok { color: #166534; background: #f0fdf4; border: 1px solid #bbf7d0; border-radius: 8px;
+  padding: .45rem .6rem; font-size: .88rem; }
+.qa-add-error { color: #991b1b; background: #fef2f2; border: 1px solid #fecaca; border-radius: 8px;
+  padding: .45rem .6rem; font-size: .88rem; }
+#qa-examples button { font-size: .82rem; }
+.qa-sources, .qa-article, .qa-doc-table { font-size: .92rem; line-height: 1.55; }
+.qa-card { border: 1px solid var(--border-color-primary); border-radius: 10px; padding: .7rem .85rem;
+  margin-bottom: .7rem; background: var(--background-fill-primary); cursor: pointer; }
+.qa-card:hover { border-color: var(--color-accent); box-shadow: 0 1px 6px rgba(79,70,229,.12); }
+.qa-card-head { display: flex; gap: .5rem; align-items: baseline; }
+.qa-num { display: inline-block; min-width: 1.5rem; text-align: center; border-radius: 6px;
+  background: #e0e7ff; color: #3730a3; font-weight: 700; font-size: .8rem; padding: 0 .3rem; }
+.qa-title { font-weight: 600; }
+.qa-meta { color: var(--body-text-color-subdued); font-size: .8rem; margin: .15rem 0 .45rem 0; }
+.qa-passage { white-space: pre-wrap; }
+.qa-open { margin-top: .45rem; font-size: .8rem; color: #4338ca; background: none; border: none;
+  padding: 0; cursor: pointer; }
+.qa-open:hover { text-decoration: underline; }
+mark.qa-answer { background: #fde68a; color: #1f2937; padding: 0 .12rem; border-radius: 3px;
+  box-shadow: inset 0 -2px 0 #f59e0b; font-weight: 600; }
+mark.qa-alt { background: #e0e7ff; color: #1f2937; padding: 0 .1rem; border-radius: 3px; }
+.qa-passage-mark { background: #fef9e7; border-left: 3px solid #f59e0b; padding: .1rem .2rem; }
+.qa-article { padding: 0 .9rem .9rem .9rem; }
+.qa-article-head { position: sticky; top: 0; background: var(--background-fill-primary);
+  padding: .7rem 0 .35rem 0; z-index: 1; box-shadow: 0 -40px 0 var(--background-fill-primary); border-bottom: 1px solid var(--border-color-primary); margin-bottom: .5rem; }
+.qa-article-title { font-weight: 700; font-size: 1.02rem; }
+.qa-article-body { white-space: pre-wrap; }
+.qa-note, .qa-empty { color: var(--body-text-color-subdued); padding: .4rem 0 .7rem 0; }
+.qa-doc-table { width: 100%; border-collapse: collapse; }
+.qa-doc-table th { text-align: left; font-size: .78rem; text-transform: uppercase;
+  color: var(--body-text-color-subdued); border-bottom: 1px solid var(--border-color-primary); padding: .3rem; }
+.qa-doc-table td { padding: .4rem .3rem; border-bottom: 1px solid var(--border-color-primary); vertical-align: top; }
+.qa-doc-row { cursor: pointer; } .qa-doc-row:hover { background: #eef2ff; }
+.qa-num-cell { text-align: right; font-variant-numeric: tabular-nums; }
+"""
+SOURCES_JS = """
+element.addEventListener('click', (event) => {
+  const card = event.target.closest('[data-cite]');
+  if (card && element.contains(card)) trigger('open_citation', {number: Number(card.dataset.cite)});
+});
+"""
+ARTICLE_JS = """
+// Scroll the article panel (not the page) so the marked passage sits near its top.
+const reveal = () => {
+  const mark = element.querySelector('#qa-passage');
+  if (!mark) return;
+  let box = mark.parentElement;
+  while (box && !['auto', 'scroll'].includes(getComputedStyle(box).overflowY)) box = box.parentElement;
+  if (!box) return;
+  const offset = mark.getBoundingClientRect().top - box.getBoundingClientRect().top;
+  box.scrollTop += offset - box.clientHeight / 4;
+};
+// The Article tab may mount only when first shown, with its value already set: reveal on load
+// too, not just when the value changes.
+setTimeout(reveal, 150);
+watch('value', () => setTimeout(reveal, 150));
+"""
+DOCUMENTS_JS = """
+element.addEventListener('click', (event) => {
+  const row = event.target.closest('[data-doc]');
+  if (row && element.contains(row)) trigger('open_document', {doc_id: row.dataset.doc});
+});
+"""
