@@ -283,16 +283,18 @@ class QASystem:
         return float(self._need(self.pipeline, "answer questions").confidence.none_below)
 
     def status(self) -> SystemStatus:
-        """Corpus size, retrieval mode, index type and reader, for headers and command output."""
+        """Corpus size, retrieval mode, index type and reader, for headers and command output.
+        Parts that are not loaded (or a fake's parts that do not say) are None."""
         index = self.index
-        manifest = getattr(index, "manifest", None)
-        embedder = self.embedder
-        passages = len(index) if index is not None else len(getattr(self.retriever, "chunks", ())) or None
-        articles = len(self.documents) if self.retriever is not None or index is not None else 0
+        manifest = None if index is None else index.manifest
+        has_corpus = self.retriever is not None or index is not None
         return SystemStatus(
-            articles=articles, passages=passages, mode=getattr(self.retriever, "mode", None),
-            embedder=_short_model_name(getattr(embedder, "name", None)),
-            model=getattr(manifest, "model_name", None), index_kind=getattr(manifest, "index_kind", None),
+            articles=len(self.documents) if has_corpus else 0,
+            passages=None if index is None else len(index),
+            mode=getattr(self.retriever, "mode", None),   # a Retriever's; test fakes have none
+            embedder=None if self.embedder is None else _short_model_name(self.embedder.name),
+            model=None if manifest is None else manifest.model_name,
+            index_kind=None if manifest is None else manifest.index_kind,
             reader=self.reader_name, index_dir=None if index is None else Path(self.settings.index_dir))
 
     def describe(self) -> str:
