@@ -25,6 +25,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from benchmarks.report import update_section  # noqa: E402
+from embeddings.atomic import atomic_file  # noqa: E402
 
 SECTION = "Batch evaluation (qa eval)"
 RUNS = REPO / "runs" / "bench"
@@ -175,9 +176,8 @@ def main(argv: list[str] | None = None) -> int:
         metrics_path = RUNS / bench.name / "metrics.json"
         metrics = json.loads(metrics_path.read_text(encoding="utf-8"))
         metrics["run"]["command"] = shlex.join(shown)
-        tmp = metrics_path.with_name(".metrics.json.tmp")
-        tmp.write_text(json.dumps(metrics, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, metrics_path)
+        with atomic_file(metrics_path) as tmp:
+            tmp.write_text(json.dumps(metrics, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         print(f"=== {bench.name} done in {time.perf_counter() - started:.0f} s", flush=True)
     if args.limit is None:
         path = update_section(SECTION, render_section())

@@ -38,6 +38,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from benchmarks.report import update_section  # noqa: E402
+from embeddings.atomic import atomic_file  # noqa: E402
 
 SECTION = "Reader: ranking answers across passages"
 OUT = REPO / "runs" / "reader_prior"
@@ -236,9 +237,8 @@ def tune(args) -> int:
         separate = TransformersReader(reader.model, reader.tokenizer, name=reader.name, mode="separate",
                                      passage_prior=0.0, null_weight=0.0)
         data = {lang: collect(reader, separate, retriever, qs, gold=True) for lang, qs in questions.items()}
-        tmp = cache.with_suffix(".tmp")
-        tmp.write_bytes(pickle.dumps(data))
-        os.replace(tmp, cache)
+        with atomic_file(cache) as tmp:
+            tmp.write_bytes(pickle.dumps(data))
     policy = ConfidencePolicy()
     from qa.evaluation.scoring import score_answer
 
@@ -352,9 +352,8 @@ def measure(args) -> int:
                     for a, b in zip(rows["old"], rows["new"])), encoding="utf-8")
         print_measure({name: results[name]})
         results["_new_reader"] = repr(readers["new"])
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(results, indent=1), encoding="utf-8")
-        os.replace(tmp, path)
+        with atomic_file(path) as tmp:
+            tmp.write_text(json.dumps(results, indent=1), encoding="utf-8")
     return 0
 
 
