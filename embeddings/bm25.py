@@ -17,6 +17,7 @@ over the same rows.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import os
 import re
@@ -246,6 +247,9 @@ class BM25Index:
             return
         import bm25s
 
+        # bm25s sets its own logger to DEBUG when first imported, which printed "Building index
+        # from tokens" into every command's output; warnings are what we want from it.
+        logging.getLogger("bm25s").setLevel(max(logging.getLogger("bm25s").level, logging.WARNING))
         rows = list(self._rows.values())
         self._splitter = None
         self._word_tokens = {}  # splits depend on the whole corpus: recomputed per rebuild
