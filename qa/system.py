@@ -152,7 +152,7 @@ class QASystem:
         pipeline = self._need(self.pipeline, "answer questions")
         text = check_question(question)
         k, top_n = self._limits(k, top_n)
-        check_limits(k=k, top_n=top_n, threshold=threshold)
+        check_limits(threshold=threshold)
         doc_ids = None if doc_ids is None else (list(doc_ids) or None)
         if doc_ids is not None:
             # Checked here, not left to the retriever: every pipeline (fakes too) gets the same error.
