@@ -1,4 +1,6 @@
-"""qa/chat.py: question checks, follow-up resolution, safe rendering, exact highlights."""
+"""The chat's views of an answer: question checks and follow-ups (qa/answering/question.py),
+what to show and its JSON (qa/answering/present.py), safe rendering with exact highlights
+(qa/web/render.py), uploads (embeddings/intake.py)."""
 from __future__ import annotations
 
 import json

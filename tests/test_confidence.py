@@ -1,4 +1,4 @@
-"""qa/confidence.py: the evidence features, the policy and its tiers."""
+"""qa/answering/confidence.py: the evidence features, the policy and its tiers."""
 from __future__ import annotations
 
 import math
