@@ -38,6 +38,11 @@ class Embedder(Protocol):
 
     def count_tokens(self, text: str) -> int: ...
 
+    def fork(self) -> "Embedder":
+        """The same model for use in another thread at the same time (an add while questions
+        are answered): weights may be shared, a fast tokenizer may not ("Already borrowed")."""
+        ...
+
 
 class SentenceTransformerEmbedder:
     """A loaded ``SentenceTransformer`` with its query/passage prompts (may be empty)."""
@@ -75,6 +80,24 @@ class SentenceTransformerEmbedder:
 
     def encode_passages(self, texts: Sequence[str], *, show_progress: bool = False) -> np.ndarray:
         return self._encode(texts, self.passage_prompt, show_progress)
+
+    def fork(self) -> "SentenceTransformerEmbedder":
+        """This model for another thread: the same weights (read only, no copy), its own
+        tokenizer. Vectors are identical; the two can encode at the same time."""
+        import copy
+
+        model = copy.copy(self.model)
+        model._modules = copy.copy(self.model._modules)        # its own list of modules...
+        key, first = next(iter(self.model._modules.items()))
+        clone = copy.copy(first)
+        clone._modules = copy.copy(first._modules)              # ...sharing the transformer's weights
+        for attribute in ("processor", "tokenizer"):
+            if attribute in vars(first):
+                setattr(clone, attribute, copy.deepcopy(vars(first)[attribute]))
+        model._modules[key] = clone
+        return SentenceTransformerEmbedder(model, name=self.name, fingerprint=self.fingerprint,
+                                           query_prompt=self.query_prompt, passage_prompt=self.passage_prompt,
+                                           batch_size=self.batch_size)
 
 
 def _configure_threads() -> None:

@@ -19,6 +19,7 @@ from embeddings.atomic import atomic_file
 from embeddings.chunking import Chunk, chunk_documents
 from embeddings.documents import Document, load_corpus
 from embeddings.encoder import Embedder
+from embeddings.locking import writer_lock
 from embeddings.store import CORPUS_CHANGED, ChunkIndex, IndexManifest, corpus_fingerprint, document_hash
 from embeddings.errors import QAError
 
@@ -201,7 +202,24 @@ def open_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, *, max_tok
     format, or an explicit ``index_kind`` other than the saved one, rebuilds. With
     ``allow_rebuild=False`` a stale index is returned as is, with the reasons, so the caller
     can say what changed instead of silently changing it.
+
+    Only a write takes the folder's writer lock (embeddings.locking), and everything is decided
+    again once it is held: another writer may have brought the index up to date meanwhile.
     """
+    options = dict(max_tokens=max_tokens, overlap=overlap, rebuild=rebuild, allow_rebuild=allow_rebuild,
+                   show_progress=show_progress, index_kind=index_kind)
+    status = None if rebuild and allow_rebuild else _open_index(corpus_dir, index_dir, embedder, may_write=False,
+                                                                **options)
+    if status is not None:
+        return status
+    with writer_lock(index_dir):
+        return _open_index(corpus_dir, index_dir, embedder, may_write=True, **options)
+
+
+def _open_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, *, max_tokens: int, overlap: int,
+                rebuild: bool, allow_rebuild: bool, show_progress: bool, index_kind: str,
+                may_write: bool) -> IndexStatus | None:
+    """``open_index``'s decision and work; None when it must write and ``may_write`` is False."""
     started = time.perf_counter()
     documents = load_corpus(Path(corpus_dir))
     chunking = chunking_settings(max_tokens=max_tokens, overlap=overlap)
@@ -229,6 +247,8 @@ def open_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, *, max_tok
                                    seconds=time.perf_counter() - started)
             if not reasons:
                 changes = None
+                if stale_corpus and not may_write:
+                    return None
                 if stale_corpus:
                     changes = sync_index(index, documents, embedder, show_progress=show_progress)
                     index.save(Path(index_dir))
@@ -239,6 +259,8 @@ def open_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, *, max_tok
         if manifest_exists and reasons:
             raise QAError(reasons[0])  # a damaged index: ChunkIndex.load said what and what to do
         raise QAError(f"no index in {index_dir}; build one with: qa index")
+    if not may_write:
+        return None
     log.info("building the index in %s because %s", index_dir, "; ".join(reasons))
     index = build_index(documents, embedder, max_tokens=max_tokens, overlap=overlap,
                         show_progress=show_progress, index_kind=index_kind)

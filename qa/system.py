@@ -20,6 +20,7 @@ from embeddings.documents import Document
 from embeddings.encoder import Embedder, load_embedder
 from embeddings.errors import QAError
 from embeddings.indexing import IndexChanges, IndexStatus
+from embeddings.locking import writer_lock
 from qa.answering.confidence import ConfidencePolicy
 from qa.answering.pipeline import QAPipeline
 from qa.answering.question import check_question
@@ -95,6 +96,7 @@ class QASystem:
         self._index = index
         self.index_status = index_status
         self._lock = threading.RLock()
+        self._writer_embedder: Embedder | None = None
 
     # --- loading ---------------------------------------------------------------------------
 
@@ -214,7 +216,12 @@ class QASystem:
         """Add or update article files (a folder adds its files): copied into the corpus folder,
         the source of truth, and indexed in place; unchanged files are skipped. A corpus folder
         without articles is built from the added files. The one path for ``qa add`` and the
-        chat's "Add an article". QAError when no file is a usable article (with the reasons)."""
+        chat's "Add an article". QAError when no file is a usable article (with the reasons).
+
+        One writer at a time (the index folder's writer lock, across processes), and the writer
+        changes the index as saved, re-read under the lock, so nobody's work is overwritten.
+        Questions go on meanwhile: the articles are read and embedded with a fork of the
+        embedder, outside the question lock, and the new index is swapped in at the end."""
         from embeddings.indexing import add_to_corpus, article_files, copy_into_corpus, corpus_has_articles, \
             load_articles, none_usable
 
@@ -223,19 +230,23 @@ class QASystem:
         if not files:
             raise QAError(f"no files in {', '.join(map(str, paths))}; give article files or folders")
         settings = self.settings
-        with self._lock:
+        embedder = self._writing_embedder()
+        with writer_lock(settings.index_dir):
             if not corpus_has_articles(settings.corpus_dir):
                 # A new corpus: the added files are all of it, so a plain build is the update.
                 loaded, skipped = load_articles(files)
                 if not loaded:
                     raise QAError(none_usable(skipped))
                 copy_into_corpus([file for file, _ in loaded], settings.corpus_dir)
-                self._reopen(rebuild=True, show_progress=show_progress)
+                status = _open_corpus_index(settings, embedder, rebuild=True, allow_rebuild=True,
+                                            show_progress=show_progress)
+                self._use_index(status.index)
                 return AddReport(added=tuple(doc.doc_id for _, doc in loaded), skipped=tuple(skipped),
-                                 chunks=len(self.index), seconds=time.perf_counter() - started)
-            self._need_change()
-            update = add_to_corpus(self.index, files, self.embedder, corpus_dir=settings.corpus_dir,
+                                 chunks=len(status.index), seconds=time.perf_counter() - started)
+            index = self._saved_index()
+            update = add_to_corpus(index, files, embedder, corpus_dir=settings.corpus_dir,
                                    index_dir=settings.index_dir, show_progress=show_progress)
+            self._use_index(index)
         changes = update.changes
         # Files edited inside the corpus folder were picked up when the index was opened.
         synced = self.index_status.changes if self.index_status and self.index_status.changes else IndexChanges()
@@ -249,13 +260,17 @@ class QASystem:
                          seconds=time.perf_counter() - started)
 
     def remove(self, doc_ids: Sequence[str]) -> IndexChanges:
-        """Delete articles from the corpus folder and their passages from the index."""
+        """Delete articles from the corpus folder and their passages from the index (one
+        writer at a time, on the index as saved, as :meth:`add`)."""
         from embeddings.indexing import remove_from_corpus
 
         self._need_change()
-        with self._lock:
-            return remove_from_corpus(self.index, doc_ids, corpus_dir=self.settings.corpus_dir,
-                                      index_dir=self.settings.index_dir)
+        with writer_lock(self.settings.index_dir):
+            index = self._saved_index()
+            changes = remove_from_corpus(index, doc_ids, corpus_dir=self.settings.corpus_dir,
+                                         index_dir=self.settings.index_dir)
+            self._use_index(index)
+        return changes
 
     def passage_count(self, doc_id: str) -> int:
         """How many passages of the index come from article ``doc_id``."""
@@ -320,14 +335,29 @@ class QASystem:
         if not self.can_change:
             raise QAError("this system cannot change the corpus (its retriever has no index or embedder)")
 
-    def _reopen(self, *, rebuild: bool, show_progress: bool) -> None:
+    def _saved_index(self):
+        """The index as saved now (another process may have changed it since this one loaded)."""
+        from embeddings.store import ChunkIndex
+
+        self._need_change()
+        return ChunkIndex.load(self.settings.index_dir)
+
+    def _use_index(self, index) -> None:
+        """Answer from ``index`` from now on: swapped in between two questions."""
         embedder = self._need(self.embedder, "index articles")
-        status = _open_corpus_index(self.settings, embedder, rebuild=rebuild, allow_rebuild=True,
-                                    show_progress=show_progress)
-        self.index_status = status
-        self.retriever = Retriever(status.index, embedder, mode=self.settings.retrieval_mode)
-        if self.pipeline is not None:
-            self.pipeline = QAPipeline(self.retriever, self.reader, confidence=self.pipeline.confidence)
+        retriever = Retriever(index, embedder, mode=self.settings.retrieval_mode)
+        with self._lock:
+            self._index = None
+            self.retriever = retriever
+            if self.reader is not None:
+                confidence = None if self.pipeline is None else self.pipeline.confidence
+                self.pipeline = QAPipeline(retriever, self.reader, confidence=confidence)
+
+    def _writing_embedder(self) -> Embedder:
+        """The embedder for a write: a fork, so a long add never waits for or blocks questions."""
+        if self._writer_embedder is None:
+            self._writer_embedder = self._need(self.embedder, "index articles").fork()
+        return self._writer_embedder
 
 
 def check_limits(*, k: int | None = None, top_n: int | None = None, threshold: float | None = None) -> None:

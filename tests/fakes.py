@@ -318,6 +318,10 @@ class FakeEmbedder:
         self.passages_encoded += len(texts)
         return self._encode(texts)
 
+    def fork(self) -> "FakeEmbedder":
+        """No tokenizer state to keep apart: the same object (its counts stay in one place)."""
+        return self
+
     def count_tokens(self, text: str) -> int:
         return len(re.findall(r"\w+", text)) + 2
 
