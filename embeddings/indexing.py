@@ -8,6 +8,7 @@ embedding model, chunking or index format forces a full rebuild.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -325,6 +326,19 @@ def none_usable(skipped: Sequence[str]) -> str:
             "give UTF-8 .txt/.md, .html or .pdf files with text")
 
 
+def _umask() -> int:
+    """The process's umask, read without changing it (Linux), else set and restored at once."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def corpus_has_articles(corpus_dir: Path) -> bool:
     from embeddings.documents import SUPPORTED_SUFFIXES
 
@@ -349,6 +363,7 @@ def copy_into_corpus(files: Iterable[Path], corpus_dir: Path) -> None:
             continue
         with atomic_file(target) as tmp:
             shutil.copyfile(file, tmp)
+            tmp.chmod(0o666 & ~_umask())   # a temp file is 0600; an article is like any other file
         log.debug("copied %s to %s", file, target)
 
 

@@ -2,6 +2,7 @@
 texts, and the checks an upload must pass before the loader reads it."""
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from pathlib import Path
@@ -20,13 +21,47 @@ _TRANSLITERATE = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "ß": "ss", 
 
 
 def article_file_name(name: str, *, suffix: str = ".txt") -> str:
-    """A safe file name for the corpus folder from a title or an uploaded file's name: ASCII
-    letters, digits and dashes only ("../../etc/passwd" -> "etc-passwd.txt"), so it can never
-    leave the folder, hide itself (leading dot) or clash in case."""
+    """A safe, stable file name for the corpus folder from a title or an uploaded file's name:
+    ASCII letters, digits and dashes only ("../../etc/passwd" -> "etc-passwd.txt"), so it can
+    never leave the folder, hide itself (leading dot) or clash in case. Letters without an ASCII
+    spelling (Cyrillic, Chinese, ...) are not dropped silently: a short hash of the whole name
+    keeps "новости" and "新闻" apart ("article-1c1f0b6e.txt", "article-5f0e3c1a.txt")."""
     stem = unicodedata.normalize("NFKD", name.translate(_TRANSLITERATE))
+    lost = any(unicodedata.category(ch).startswith(("L", "N")) and not ch.isascii() for ch in stem)
     stem = stem.encode("ascii", "ignore").decode("ascii").lower()
     stem = re.sub(r"[^a-z0-9]+", "-", stem).strip("-")[:FILE_STEM_CHARS].rstrip("-")
+    if lost:
+        digest = hashlib.sha1(unicodedata.normalize("NFC", name).encode("utf-8")).hexdigest()[:8]
+        stem = f"{stem or 'article'}-{digest}"
     return f"{stem or 'article'}{suffix.lower()}"
+
+
+def free_name(folder: Path, name: str, content: bytes, *, replace: bool) -> tuple[str, str | None]:
+    """The name an article gets in the corpus ``folder``, and a note when it is not ``name``.
+
+    ``name`` when no article has it, when the article there has the same bytes (nothing to
+    do), or when ``replace`` asks to update it; otherwise the first free "stem-2.txt",
+    "stem-3.txt", ...: an upload never replaces another article unless asked to ("Über die
+    Nato" and "Ueber die Nato" both spell ueber-die-nato.txt)."""
+    target = Path(folder) / name
+    if replace or not target.exists() or _same_bytes(target, content):
+        return name, None
+    stem, suffix = Path(name).stem, Path(name).suffix
+    for number in range(2, 10_000):
+        candidate = f"{stem}-{number}{suffix}"
+        path = Path(folder) / candidate
+        if not path.exists() or _same_bytes(path, content):
+            return candidate, (f"an article named {name} is already in the corpus, so this one is saved "
+                               f"as {candidate}; to update {name} instead, tick \"Replace the article of "
+                               "the same name\"")
+    raise QAError(f"too many articles named like {name}; give this one another title or file name")
+
+
+def _same_bytes(path: Path, content: bytes) -> bool:
+    try:
+        return path.stat().st_size == len(content) and path.read_bytes() == content
+    except OSError:
+        return False
 
 
 def pasted_article(title: object, text: object) -> tuple[str, str]:

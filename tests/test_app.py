@@ -18,6 +18,11 @@ from qa.web import app
 from tests.fakes import FakePipeline, FakeReader, fake_documents, fake_system
 
 SEEDS = REPO_ROOT / "seeds"
+
+
+def astuple_added(added):
+    """(document, outcome, passages, note) of an ``app.Added``."""
+    return added.document, added.outcome, added.passages, added.note
 QUESTION = "Wie viele Menschen sind im Donbass getötet worden?"
 
 
@@ -230,7 +235,7 @@ def living(tmp_path):
 
 def test_a_pasted_article_is_saved_and_answers_at_once(living):
     assert living.ask(NEW_QUESTION).answer.doc_id != "zebrastadt-wird-hauptstadt.txt"
-    document, outcome, passages = living.add_article(title=NEW_TITLE, text=NEW_TEXT)
+    document, outcome, passages, _ = astuple_added(living.add_article(title=NEW_TITLE, text=NEW_TEXT))
     assert (document.doc_id, document.title, outcome) == ("zebrastadt-wird-hauptstadt.txt", NEW_TITLE, "added")
     assert passages >= 1 and len(living.documents) == 5
     saved = living.settings.corpus_dir / document.doc_id
@@ -242,18 +247,31 @@ def test_a_pasted_article_is_saved_and_answers_at_once(living):
     assert (living.settings.index_dir / "manifest.json").exists()  # saved, survives a restart
 
 
-def test_the_same_title_again_updates_the_article(living):
-    living.add_article(title=NEW_TITLE, text=NEW_TEXT)
-    _, outcome, _ = living.add_article(title=NEW_TITLE, text=NEW_TEXT)
-    assert outcome == "unchanged"
-    document, outcome, _ = living.add_article(title=NEW_TITLE, text=NEW_TEXT.replace("Montag", "Dienstag"))
-    assert outcome == "updated" and "Dienstag" in document.text and len(living.documents) == 5
+def test_the_same_title_again_updates_the_article_only_when_asked(living):
+    first = living.add_article(title=NEW_TITLE, text=NEW_TEXT)
+    assert living.add_article(title=NEW_TITLE, text=NEW_TEXT).outcome == "unchanged"
+    changed = NEW_TEXT.replace("Montag", "Dienstag")
+    kept = living.add_article(title=NEW_TITLE, text=changed)          # not asked to replace
+    assert kept.outcome == "added" and kept.document.doc_id != first.document.doc_id
+    assert first.document.doc_id in kept.note and "Replace" in kept.note
+    assert "Montag" in living.documents[first.document.doc_id].text and len(living.documents) == 6
+    replaced = living.add_article(title=NEW_TITLE, text=changed.replace("Dienstag", "Mittwoch"), replace=True)
+    assert replaced.outcome == "updated" and replaced.document.doc_id == first.document.doc_id
+    assert "Mittwoch" in replaced.document.text and replaced.note is None and len(living.documents) == 6
+
+
+@pytest.mark.parametrize("titles", [("новости", "新闻"), ("Über die Nato", "Ueber die Nato")])
+def test_titles_that_spell_alike_never_replace_each_other(living, titles):
+    added = [living.add_article(title=title, text=NEW_TEXT + f" ({i})") for i, title in enumerate(titles)]
+    names = [a.document.doc_id for a in added]
+    assert len(set(names)) == 2 and all(name.endswith(".txt") and name.isascii() for name in names)
+    assert [living.documents[name].title for name in names] == list(titles)
 
 
 @pytest.mark.parametrize("title", ["../../etc/passwd", "/etc/passwd", "..", ".hidden", "a/../../b",
                                    "C:\\Windows\\system32", "Ölpreis: Ärger über Maß"])
 def test_a_title_never_leads_out_of_the_corpus_folder(living, tmp_path, title):
-    document, _, _ = living.add_article(title=title, text=NEW_TEXT)
+    document = living.add_article(title=title, text=NEW_TEXT).document
     name = document.doc_id
     assert "/" not in name and "\\" not in name and not name.startswith(".") and name.endswith(".txt")
     assert (living.settings.corpus_dir / name).is_file()
@@ -317,7 +335,7 @@ def test_html_is_added_as_text_and_its_scripts_are_dropped(living, tmp_path):
             b"<article><h1>Zebrastadt <img src=x onerror=alert(1)></h1><p>" + NEW_TEXT.encode() +
             b"<script>alert('x')</script></p></article></body></html>")
     path = _upload(tmp_path, "../../Zebra Stadt.HTM", page)
-    document, outcome, _ = living.add_article(file=path, original_name="../../Zebra Stadt.HTM")
+    document, outcome = astuple_added(living.add_article(file=path, original_name="../../Zebra Stadt.HTM"))[:2]
     assert outcome == "added" and document.doc_id == "zebra-stadt.html"
     assert "script" not in document.text and "alert" not in document.text and "pwned" not in document.text
     assert living.ask(NEW_QUESTION).answer.doc_id == "zebra-stadt.html"
@@ -331,7 +349,7 @@ def test_a_pdf_is_added_and_its_citations_name_the_page(tmp_path):
     service = indexed_service(tmp_path, answer="Zebrastadt")
     path = _upload(tmp_path, "bericht.pdf", _pdf([["Ein Bericht aus der Testrepublik."],
                                                  ["Die neue Hauptstadt der Testrepublik ist Zebrastadt."]]))
-    document, outcome, _ = service.add_article(file=path, original_name="bericht.pdf")
+    document, outcome = astuple_added(service.add_article(file=path, original_name="bericht.pdf"))[:2]
     assert outcome == "added" and document.metadata["pages"] == "2"
     data = service.api_ask(NEW_QUESTION)
     first = data["citations"][0]

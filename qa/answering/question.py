@@ -36,7 +36,8 @@ def detect_language(text: str) -> str:
     return "en" if english > german else "de"
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 def check_question(raw: object) -> str:
@@ -48,6 +49,9 @@ def check_question(raw: object) -> str:
             f"Bitte eine Frage als Text eingeben (bekommen: {type(raw).__name__}). "
             "/ Please type your question as text."
         )
+    if _SURROGATE.search(raw):  # bytes that were not UTF-8, e.g. from a terminal's argv
+        raise QAError("Die Frage enthält Bytes, die kein UTF-8-Text sind; bitte als Text eingeben. "
+                      "/ The question holds bytes that are not UTF-8 text; type it as text.")
     question = " ".join(_CONTROL.sub(" ", raw).split())
     if not question:
         raise QAError("Bitte eine Frage eingeben. / Please type a question.")

@@ -7,6 +7,7 @@ import sys
 
 from qa.answering.present import present, response_json
 from qa.answering.question import check_question
+from qa.commands.output import printable
 from qa.settings import add_index_options, add_reader_option, settings_from_args
 from qa.system import check_limits
 from qa.types import Response
@@ -90,5 +91,5 @@ def run_ask(args: argparse.Namespace) -> int:
         json.dump(response_json(view), sys.stdout, ensure_ascii=False)
         print()
     else:
-        print(format_response(response))
+        print(printable(format_response(response)))
     return 0

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from embeddings.errors import QAError
+from qa.commands.output import printable
 from qa.settings import add_index_options, settings_from_args
 
 
@@ -84,7 +85,7 @@ def run_list(args: argparse.Namespace) -> int:
     width = max([len(r["doc_id"]) for r in rows] + [6])
     print(f"{'doc_id':<{width}}  {'outlet':<10}  {'date':<10}  {'chars':>7}  {'chunks':>6}  title")
     for r in rows:
-        print(f"{r['doc_id']:<{width}}  {r['outlet'] or '-':<10}  {r['date'] or '-':<10}  "
-              f"{r['chars']:>7}  {r['chunks']:>6}  {r['title']}")
+        print(printable(f"{r['doc_id']:<{width}}  {r['outlet'] or '-':<10}  {r['date'] or '-':<10}  "
+                        f"{r['chars']:>7}  {r['chunks']:>6}  {r['title']}"))
     print(f"{len(rows)} documents, {status.passages} chunks")
     return 0

@@ -6,6 +6,7 @@ import sys
 
 from embeddings.formats import page_label
 from qa.answering.present import hit_json
+from qa.commands.output import printable
 from qa.retrieval.retriever import MODES, check_mode, parse_date
 from qa.settings import add_index_options, folder_argument, settings_from_args
 
@@ -93,9 +94,9 @@ def run_search(args: argparse.Namespace) -> int:
         page = page_label(documents.get(hit.doc_id), hit.chunk.start, hit.chunk.end)
         if page is not None:
             meta = page + (", " + meta if meta else "")
-        print(f"[{hit.rank}] {hit.score:.3f}  {hit.title}  ({hit.doc_id} {hit.chunk.start}-{hit.chunk.end}"
-              f"{'; ' + meta if meta else ''})")
-        print("    " + hit.chunk.text.replace("\n", "\n    "))
+        print(printable(f"[{hit.rank}] {hit.score:.3f}  {hit.title}  ({hit.doc_id} {hit.chunk.start}-"
+                        f"{hit.chunk.end}{'; ' + meta if meta else ''})"))
+        print("    " + printable(hit.chunk.text).replace("\n", "\n    "))
         print()
     if not hits:
         print("no passages found" + (" (the filters leave no document)" if any(

@@ -54,6 +54,12 @@ def main(argv: Sequence[str] | None = None, *, load_system: Callable[..., QASyst
     except QAError as error:
         print(f"qa {args.command}: error: {error}", file=sys.stderr)
         return 2
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError) as error:
+        # A path the user gave that cannot be used: one line, like any other mistake.
+        where = f": {error.filename}" if error.filename else ""
+        print(f"qa {args.command}: error: {error.strerror or error}{where}; check the folder or file "
+              "given (--corpus, --index-dir, paths)", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("qa: interrupted", file=sys.stderr)
         return 130

@@ -27,6 +27,7 @@ import gradio as gr  # noqa: E402
 from embeddings import intake  # noqa: E402
 from embeddings.documents import Document  # noqa: E402
 from embeddings.errors import QAError  # noqa: E402
+from embeddings.locking import writer_lock  # noqa: E402
 from qa.answering.present import MAX_ALTERNATIVES, AnswerView, present, response_json  # noqa: E402
 from qa.settings import Settings, configure_logging, settings_from_args  # noqa: E402
 from qa.system import QASystem  # noqa: E402
@@ -40,6 +41,8 @@ AUTH_USER_ENV, AUTH_PASSWORD_ENV = "QA_AUTH_USER", "QA_AUTH_PASSWORD"
 # One question at a time reaches the models (QASystem's lock says why); Gradio queues the rest.
 PIPELINE_CONCURRENCY = 1
 QUEUE_SIZE = 200
+# Uploads wait here (inside the index folder, so on the same disk) while they are added.
+INCOMING = ".incoming"
 SEED_EXAMPLES = (
     "Wie viele Menschen sind im Donbass getötet worden?",
     "Wo finden die Gespräche der USA mit Russland statt?",
@@ -56,6 +59,17 @@ THRESHOLD_HELP = (
     "whether the question's names, numbers and question word fit the answer), the "
     "percentage shown as 'Assessment'. Answers between this threshold and the confident cut "
     "are shown as uncertain. 0 = always answer; higher = fewer, safer answers.")
+
+@dataclass(frozen=True, slots=True)
+class Added:
+    """An article added from the browser: what it is now, what happened, and a note when it
+    was saved under another name than asked (an article of that name existed)."""
+
+    document: Document
+    outcome: str          # "added", "updated" or "unchanged"
+    passages: int
+    note: str | None = None
+
 
 @dataclass(frozen=True, slots=True)
 class Turn:
@@ -96,11 +110,11 @@ class ChatService:
         return self.system.status()
 
     def add_article(self, *, file: str | Path | None = None, original_name: str | None = None,
-                    title: object = "", text: object = "") -> tuple[Document, str, int]:
+                    title: object = "", text: object = "", replace: bool = False) -> "Added":
         """Add an uploaded file or a pasted article (title + text) through ``QASystem.add``;
-        searchable as soon as this returns. Same file name: the article is updated. Returns
-        (document, "added"/"updated"/"unchanged", passages). QAError with the reason for
-        anything refused."""
+        searchable as soon as this returns. An article of the same name is updated only with
+        ``replace``; otherwise this one is saved under a free name (``Added.note`` says which).
+        QAError with the reason for anything refused."""
         if not self.can_add:
             raise QAError("this app cannot add articles (its system has no index)")
         pasted = any(isinstance(v, str) and v.strip() for v in (title, text))
@@ -108,24 +122,31 @@ class ChatService:
             raise QAError("Choose a file or paste a text, not both; clear one of them.")
         if file is None and not pasted:
             raise QAError("Choose a file to upload, or paste an article with its title.")
-        with tempfile.TemporaryDirectory(prefix="qa-add-") as folder:
-            if file is not None:
-                name = intake.check_upload(Path(file), original_name=original_name)
+        if file is not None:
+            name = intake.check_upload(Path(file), original_name=original_name)
+            content = Path(file).read_bytes()
+        else:
+            name, text_content = intake.pasted_article(title, text)
+            content = text_content.encode("utf-8")
+        settings = self.settings
+        # The name is chosen and the article added under the writer lock, so two uploads of
+        # one name at once cannot both take it.
+        with writer_lock(settings.index_dir):
+            name, note = intake.free_name(settings.corpus_dir, name, content, replace=bool(replace))
+            incoming = Path(settings.index_dir) / INCOMING
+            incoming.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryDirectory(prefix="add-", dir=incoming) as folder:
                 path = Path(folder) / name
-                shutil.copyfile(file, path)
-            else:
-                name, content = intake.pasted_article(title, text)
-                path = Path(folder) / name
-                path.write_text(content, encoding="utf-8")
-            try:
-                report = self.system.add([path], show_progress=False)
-            except QAError as error:  # the loader's reason, with the name the user knows
-                raise QAError(str(error).replace(str(path), original_name or name)) from None
+                path.write_bytes(content)
+                try:
+                    report = self.system.add([path], show_progress=False)
+                except QAError as error:  # the loader's reason, with the name the user knows
+                    raise QAError(str(error).replace(str(path), original_name or name)) from None
         document = self.documents[name]
-        passages = self.system.passage_count(name)
-        outcome = report.outcome(name)
-        log.info("%s article %s (%s) from the browser in %.1f s", outcome, name, document.title, report.seconds)
-        return document, outcome, passages
+        added = Added(document, report.outcome(name), self.system.passage_count(name), note)
+        log.info("%s article %s (%s) from the browser in %.1f s", added.outcome, name, document.title,
+                 report.seconds)
+        return added
 
     @property
     def default_threshold(self) -> float:
@@ -199,22 +220,26 @@ class ChatService:
             return gr.skip(), gr.skip()
         return render.article_html(document), gr.Tabs(selected="article")
 
-    def add_from_form(self, file: object, title: object, text: object):
+    def add_from_form(self, file: object, title: object, text: object, replace: bool = False):
         """The "Add an article" button: the confirmation or refusal, the refreshed header,
-        article list, filter choices and tab label, the new article opened, cleared fields."""
+        article list, filter choices and tab label, the new article opened, cleared fields.
+        Gradio's copy of the upload is deleted either way (it is in the corpus, or refused)."""
         path = None if not file else Path(file if isinstance(file, str) else getattr(file, "path", file))
         original = getattr(file, "orig_name", None) or (path.name if path is not None else None)
         try:
-            document, outcome, passages = self.add_article(file=path, original_name=original,
-                                                           title=title, text=text)
+            added = self.add_article(file=path, original_name=original, title=title, text=text,
+                                     replace=replace)
         except QAError as error:
             return (render.refused_html(str(error)),) + (gr.skip(),) * 9
         except Exception:  # a bug, not a user mistake: log it, keep the page alive
             log.exception("adding an article failed")
             return (render.refused_html("Something went wrong while adding the article; the details "
-                                      "are in the server log."),) + (gr.skip(),) * 9
-        return (render.added_html(document, outcome=outcome, passages=passages),
-                *self.corpus_views(), render.article_html(document), gr.Tabs(selected="article"),
+                                        "are in the server log."),) + (gr.skip(),) * 9
+        finally:
+            _forget_upload(path)
+        return (render.added_html(added.document, outcome=added.outcome, passages=added.passages,
+                                  note=added.note),
+                *self.corpus_views(), render.article_html(added.document), gr.Tabs(selected="article"),
                 None, "", "")
 
     def corpus_views(self):
@@ -246,6 +271,30 @@ class ChatService:
         except QAError as error:
             raise gr.Error(str(error)) from None
         return response_json(view)
+
+
+def _forget_upload(path: Path | None) -> None:
+    """Delete Gradio's temporary copy of an upload (only files inside Gradio's upload folder)."""
+    if path is None:
+        return
+    from gradio.utils import get_upload_folder
+
+    try:
+        if Path(path).resolve().is_relative_to(Path(get_upload_folder()).resolve()):
+            Path(path).unlink(missing_ok=True)
+    except OSError as error:
+        log.debug("could not delete the upload %s: %s", path, error)
+
+
+def clean_incoming(index_dir: Path) -> None:
+    """Remove what a killed add left in INDEX_DIR/.incoming (only while no writer is at work)."""
+    incoming = Path(index_dir) / INCOMING
+    if not incoming.is_dir():
+        return
+    with writer_lock(index_dir):
+        for leftover in incoming.iterdir():
+            shutil.rmtree(leftover, ignore_errors=True)
+            log.info("removed %s, left by an add that did not finish", leftover)
 
 
 def _article_choices(documents: Mapping[str, Document]) -> list[tuple[str, str]]:
@@ -335,6 +384,9 @@ def _add_panel(page: _Page, *, visible: bool) -> None:
                                     elem_id="qa-add-title")
         page.new_text = gr.Textbox(label="Text", lines=5, max_lines=12, elem_id="qa-add-text",
                                    placeholder="the article's text, as published")
+        page.replace = gr.Checkbox(False, label="Replace the article of the same name",
+                                   info="off: an article whose name is taken is saved under a new one",
+                                   elem_id="qa-add-replace")
         page.add_button = gr.Button("Add to the articles", variant="primary", size="sm",
                                     elem_id="qa-add-button")
         page.add_result = gr.HTML("", elem_id="qa-add-result")
@@ -378,7 +430,7 @@ def _wire(blocks: gr.Blocks, page: _Page, service: ChatService) -> None:
                      [page.chatbot, page.turns, page.sources, page.shown_view, page.question],
                      queue=False, **private)
     corpus_outputs = [page.header, page.document_list, page.restrict, page.documents_tab]
-    page.add_button.click(service.add_from_form, [page.upload, page.new_title, page.new_text],
+    page.add_button.click(service.add_from_form, [page.upload, page.new_title, page.new_text, page.replace],
                           [page.add_result, *corpus_outputs, page.article, page.tabs, page.upload,
                            page.new_title, page.new_text], **on_models)
     # Another visitor may have added articles since this page was served.
@@ -450,6 +502,7 @@ def serve(args: argparse.Namespace, *, load_system: Callable[..., QASystem] = QA
     for line in model_choice_reasons(args, settings=settings):
         log.info(line)
     started = time.perf_counter()
+    clean_incoming(settings.index_dir)
     system = load_system(settings)
     log.info("system ready in %.1f s: %d articles, reader %s", time.perf_counter() - started,
              len(system.documents), system.reader_name)

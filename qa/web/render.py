@@ -312,13 +312,15 @@ def header_html(status: SystemStatus) -> str:
     )
 
 
-def added_html(document: Document, *, outcome: str, passages: int) -> str:
-    """The confirmation under the form (all article text escaped)."""
+def added_html(document: Document, *, outcome: str, passages: int, note: str | None = None) -> str:
+    """The confirmation under the form (all article text escaped), with ``note`` when the
+    article was saved under another name than asked."""
     verb = {"added": "Added", "updated": "Updated (replaced the earlier version)",
             "unchanged": "Already in the corpus, unchanged:"}[outcome]
+    extra = f'<div class="qa-add-note">{escape_html(note)}</div>' if note else ""
     return (f'<div class="qa-add-ok">✓ {escape_html(verb)} <b>{escape_html(document.title)}</b> '
             f"({escape_html(document.doc_id)}, {passages} passage{'s' if passages != 1 else ''}). "
-            "Ask about it now.</div>")
+            f"Ask about it now.{extra}</div>")
 
 
 def refused_html(message: str) -> str:
