@@ -289,15 +289,27 @@ class VectorIndex:
     def save(self, directory: str | os.PathLike) -> None:
         """Write the index and its tombstones into ``directory``, swapped in atomically."""
         with atomic_directory(directory) as tmp:
-            faiss.write_index(self.index, str(tmp / INDEX_FILE))
-            (tmp / TOMBSTONES_FILE).write_text(json.dumps(sorted(self.tombstones)), encoding="utf-8")
+            self.write(tmp)
+
+    def write(self, directory: str | os.PathLike) -> None:
+        """Write ``INDEX_FILE`` and ``TOMBSTONES_FILE`` into the existing folder ``directory``
+        (not atomic: for a caller that publishes the folder itself, as ``ChunkIndex.save``)."""
+        directory = Path(directory)
+        faiss.write_index(self.index, str(directory / INDEX_FILE))
+        (directory / TOMBSTONES_FILE).write_text(json.dumps(sorted(self.tombstones)), encoding="utf-8")
 
     @classmethod
     def load(cls, directory: str | os.PathLike) -> "VectorIndex":
+        """Read what ``save``/``write`` wrote. A damaged file raises RuntimeError (FAISS) or
+        ValueError (the tombstones); the caller says what to do."""
         directory = Path(directory)
         index = read_index(directory / INDEX_FILE)
         tombstones_path = directory / TOMBSTONES_FILE
-        tombstones = json.loads(tombstones_path.read_text(encoding="utf-8")) if tombstones_path.exists() else []
+        tombstones = []
+        if tombstones_path.exists():
+            tombstones = json.loads(tombstones_path.read_bytes().decode("utf-8"))
+            if not isinstance(tombstones, list):
+                raise ValueError(f"{tombstones_path}: not a list of ids")
         return cls(index, tombstones=tombstones)
 
 

@@ -305,40 +305,59 @@ class BM25Index:
         rebuilt from the word lists on load (cheap, and it can never disagree with them).
         """
         with atomic_directory(directory) as tmp:
-            meta = {"format_version": FORMAT_VERSION, "rows": len(self._rows),
-                    "settings": asdict(self.settings)}
-            (tmp / SETTINGS_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
-            with open(tmp / ROWS_FILE, "w", encoding="utf-8") as handle:
-                for row_id, words in self._rows.items():
-                    handle.write(json.dumps([row_id, " ".join(words)], ensure_ascii=False))
-                    handle.write("\n")
+            self.write(tmp)
+
+    def write(self, directory: str | os.PathLike) -> None:
+        """Write ``SETTINGS_FILE`` and ``ROWS_FILE`` into ``directory`` (created if missing; not
+        atomic: for a caller that publishes the folder itself, as ``ChunkIndex.save``)."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        meta = {"format_version": FORMAT_VERSION, "rows": len(self._rows), "settings": asdict(self.settings)}
+        (directory / SETTINGS_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
+        with open(directory / ROWS_FILE, "w", encoding="utf-8") as handle:
+            for row_id, words in self._rows.items():
+                handle.write(json.dumps([row_id, " ".join(words)], ensure_ascii=False))
+                handle.write("\n")
 
     @classmethod
     def load(cls, directory: str | os.PathLike) -> "BM25Index":
-        """Read an index written by ``save``; a missing or foreign folder is a QAError."""
+        """Read an index written by ``save``; a missing, foreign or damaged folder is a QAError."""
+        directory = Path(directory)
+        try:
+            return cls.read(directory)
+        except FileNotFoundError:
+            raise QAError(f"no BM25 index at {directory} ({SETTINGS_FILE} or {ROWS_FILE} missing); "
+                          "rebuild the index with `qa index --rebuild`") from None
+        except (OSError, ValueError) as error:
+            raise QAError(f"{error}; rebuild the index with `qa index --rebuild`") from None
+
+    @classmethod
+    def read(cls, directory: str | os.PathLike) -> "BM25Index":
+        """``load`` for a caller that reports damage itself (``ChunkIndex.load``): a damaged or
+        foreign file is a ValueError naming the file (and line), a missing one an OSError."""
         directory = Path(directory)
         meta_path = directory / SETTINGS_FILE
         try:
-            meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise QAError(f"no BM25 index at {directory} ({SETTINGS_FILE} missing); rebuild the "
-                          f"index with `qa index --rebuild`") from None
+            meta = json.loads(meta_path.read_bytes().decode("utf-8"))
+        except UnicodeDecodeError:
+            raise ValueError(f"{meta_path}: not UTF-8 text") from None
         except json.JSONDecodeError as error:
-            raise QAError(f"{meta_path}:{error.lineno}: not valid JSON ({error.msg}); rebuild the "
-                          f"index with `qa index --rebuild`") from None
-        if meta.get("format_version") != FORMAT_VERSION:
-            raise QAError(f"{meta_path}: BM25 format {meta.get('format_version')!r}, expected "
-                          f"{FORMAT_VERSION}; rebuild the index with `qa index --rebuild`")
-        index = cls(BM25Settings(**meta["settings"]))
-        with open(directory / ROWS_FILE, encoding="utf-8") as handle:
+            raise ValueError(f"{meta_path}:{error.lineno}: not valid JSON ({error.msg})") from None
+        if not isinstance(meta, dict) or meta.get("format_version") != FORMAT_VERSION:
+            version = meta.get("format_version") if isinstance(meta, dict) else None
+            raise ValueError(f"{meta_path}: BM25 format {version!r}, expected {FORMAT_VERSION}")
+        try:
+            index = cls(BM25Settings(**meta["settings"]))
+        except (KeyError, TypeError) as error:
+            raise ValueError(f"{meta_path}: bad settings ({error})") from None
+        with open(directory / ROWS_FILE, "rb") as handle:
             for line_no, line in enumerate(handle, start=1):
                 try:
-                    row_id, joined = json.loads(line)
-                except (json.JSONDecodeError, ValueError):
-                    raise QAError(f"{directory / ROWS_FILE}:{line_no}: broken row; rebuild the "
-                                  f"index with `qa index --rebuild`") from None
-                index._rows[int(row_id)] = tuple(joined.split())
+                    row_id, joined = json.loads(line.decode("utf-8"))
+                    index._rows[int(row_id)] = tuple(joined.split())
+                except (ValueError, TypeError, AttributeError):
+                    raise ValueError(f"{directory / ROWS_FILE}:{line_no}: broken row") from None
         if len(index._rows) != meta.get("rows"):
-            raise QAError(f"{directory}: {len(index._rows)} rows stored but the header says "
-                          f"{meta.get('rows')}; rebuild the index with `qa index --rebuild`")
+            raise ValueError(f"{directory}: {len(index._rows)} rows stored but the header says "
+                             f"{meta.get('rows')}")
         return index
