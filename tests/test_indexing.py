@@ -80,8 +80,9 @@ def test_index_kind_auto_is_flat_for_small_corpora_and_an_explicit_kind_rebuilds
 
 def test_no_rebuild_never_touches_a_damaged_index(tmp_path):
     corpus = _corpus(tmp_path / "corpus", **ARTICLES)
-    open_index(corpus, tmp_path / "idx", FakeEmbedder(), max_tokens=40, overlap=0, show_progress=False)
-    (tmp_path / "idx" / "chunks.jsonl").write_text("{broken\n", encoding="utf-8")
+    version = open_index(corpus, tmp_path / "idx", FakeEmbedder(), max_tokens=40, overlap=0,
+                         show_progress=False).index.version
+    (tmp_path / "idx" / version / "chunks.jsonl").write_text("{broken\n", encoding="utf-8")
     with pytest.raises(QAError, match="damaged"):
         open_index(corpus, tmp_path / "idx", FakeEmbedder(), max_tokens=40, overlap=0, allow_rebuild=False,
                    show_progress=False)

@@ -1,5 +1,4 @@
 import json
-import shutil
 
 import numpy as np
 import pytest
@@ -50,9 +49,9 @@ def test_missing_and_damaged_index_are_clear_errors(tmp_path):
     with pytest.raises(QAError, match="qa index"):
         ChunkIndex.load(tmp_path / "nothing")
     index, _ = _index()
-    index.save(tmp_path / "idx")
-    (tmp_path / "idx" / "chunks.jsonl").write_text('{"id": 0}\n', encoding="utf-8")
-    with pytest.raises(QAError, match="rebuild"):
+    version = index.save(tmp_path / "idx")
+    (tmp_path / "idx" / version / "chunks.jsonl").write_text('{"id": 0}\n', encoding="utf-8")
+    with pytest.raises(QAError, match="damaged.*rebuild"):
         ChunkIndex.load(tmp_path / "idx")
     (tmp_path / "idx" / "manifest.json").write_text("{not json", encoding="utf-8")
     with pytest.raises(QAError, match="manifest"):
@@ -113,12 +112,13 @@ def test_every_index_kind_saves_loads_updates_and_filters(kind, tmp_path):
 
 
 def test_an_index_of_an_older_format_loads_and_says_rebuild(tmp_path):
+    from tests.test_store_safety import save_flat
+
     index, emb = _index()
-    index.save(tmp_path / "idx")
-    shutil.rmtree(tmp_path / "idx" / "bm25")  # format 1 had no BM25
-    data = json.loads((tmp_path / "idx" / "manifest.json").read_text(encoding="utf-8"))
+    index.bm25 = None  # format 1 had no BM25, and its files lay in the index folder itself
+    data = json.loads(index.manifest.to_json())
     data["format_version"] = 1
-    (tmp_path / "idx" / "manifest.json").write_text(json.dumps(data), encoding="utf-8")
+    save_flat(index, tmp_path / "idx", manifest=data)
     old = ChunkIndex.load(tmp_path / "idx")
     assert old.bm25 is None
     reasons = old.manifest.differences(model_name=emb.name, model_fingerprint=emb.fingerprint,
@@ -131,5 +131,5 @@ def test_bm25_rows_must_match_the_chunks(tmp_path):
     index, _ = _index()
     index.bm25.remove([0])
     index.save(tmp_path / "idx")
-    with pytest.raises(QAError, match="inconsistent"):
+    with pytest.raises(QAError, match="damaged .BM25 has 2 rows for 3 chunks"):
         ChunkIndex.load(tmp_path / "idx")
