@@ -25,6 +25,10 @@ log = logging.getLogger(__name__)
 # Metadata kept for code (page map), not for people: hidden from listings and search output.
 HIDDEN_METADATA = frozenset({"page_starts"})
 MAX_PDF_PAGES = 2000
+# A news page has a few thousand tags; html.parser builds about 1 KB of tree per tag, so
+# 100 000 tags cost ~2 s and ~100 MB, and 5 MB of "<div>" (450 000) would cost 8-14 s and 335 MB.
+MAX_HTML_TAGS = 100_000
+_START_TAG = re.compile(rb"<[A-Za-z]")  # counted before parsing: an upper bound on the elements
 
 _PARAGRAPH, _LINE = "\ue000", "\ue001"  # private-use markers for block and <br> breaks
 _DROP_TAGS = ("script", "style", "noscript", "template", "svg", "math", "iframe", "object", "embed",
@@ -61,12 +65,17 @@ def html_article(data: bytes, *, source: object) -> ExtractedText:
         raise QAError("reading .html needs beautifulsoup4; run `pip install -r requirements.txt`") from None
     if b"\x00" in data and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise QAError(f"{source}: binary file (contains NUL bytes), not an HTML page")
+    tags = len(_START_TAG.findall(data))
+    if tags > MAX_HTML_TAGS:
+        raise QAError(f"{source}: HTML with {tags:,} tags is more than {MAX_HTML_TAGS:,} "
+                      "(too large or too deeply nested to be an article); save the article as text")
     try:
         soup = BeautifulSoup(data, "html.parser")
         title = _html_title(soup)
         metadata = _html_metadata(soup)
-        root = _main_element(soup)
-        text = _block_text(root)
+        lengths = _text_lengths(soup)
+        root = _main_element(soup, lengths)
+        text = _block_text(root, lengths)
     except RecursionError:
         raise QAError(f"{source}: HTML nested too deeply to read; save the article as text") from None
     if not text.strip():
@@ -106,10 +115,29 @@ def _html_metadata(soup) -> dict[str, str]:
     return metadata
 
 
-def _main_element(soup):
+def _text_lengths(soup) -> dict[int, int]:
+    """``len(tag.get_text())`` of every tag by ``id(tag)``, in one pass: asking each tag of a
+    page nested 50 000 levels deep would cost time quadratic in the depth."""
+    from bs4 import Tag
+
+    counted = Tag.MAIN_CONTENT_STRING_TYPES  # what get_text() counts: text and CDATA, not comments
+    lengths: dict[int, int] = {}
+    stack: list[tuple[object, bool]] = [(soup, False)]
+    while stack:
+        tag, leaving = stack.pop()
+        if leaving:
+            lengths[id(tag)] = sum(lengths[id(c)] if isinstance(c, Tag) else len(c) * (type(c) in counted)
+                                   for c in tag.contents)
+            continue
+        stack.append((tag, True))
+        stack.extend((child, False) for child in tag.contents if isinstance(child, Tag))
+    return lengths
+
+
+def _main_element(soup, lengths: dict[int, int]):
     articles = soup.find_all("article")
     if articles:
-        return max(articles, key=lambda a: len(a.get_text()))
+        return max(articles, key=lambda a: lengths[id(a)])
     for candidate in (soup.find("main"), soup.find(attrs={"role": "main"}), soup.body):
         if candidate is not None:
             return candidate
@@ -127,7 +155,7 @@ def _is_boilerplate(tag) -> bool:
     return bool(_BOILERPLATE.search(names))
 
 
-def _block_text(root) -> str:
+def _block_text(root, lengths: dict[int, int]) -> str:
     """The text under ``root`` without boilerplate, block elements as paragraphs.
 
     An explicit stack instead of recursion and no tree edits: a hostile page nested 100 000
@@ -144,7 +172,7 @@ def _block_text(root) -> str:
         while node is not None and id(node) not in keep:
             keep.add(id(node))
             node = node.parent
-    total = len(root.get_text())
+    total = lengths[id(root)]
     out: list[str] = []
     stack: list[tuple[object, bool]] = [(child, False) for child in reversed(root.contents)]
     while stack:
@@ -157,7 +185,7 @@ def _block_text(root) -> str:
             if name == "br":
                 out.append(_LINE)
                 continue
-            if name in _DROP_TAGS or _dropped_box(node, keep, total):
+            if name in _DROP_TAGS or _dropped_box(node, keep, total, lengths):
                 continue
             if name in _BLOCK_TAGS:
                 out.append(_PARAGRAPH)
@@ -172,7 +200,7 @@ def _block_text(root) -> str:
     return re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip() + "\n"
 
 
-def _dropped_box(tag, keep: set[int], total: int) -> bool:
+def _dropped_box(tag, keep: set[int], total: int, lengths: dict[int, int]) -> bool:
     if id(tag) in keep:
         return False
     if tag.name == "header":
@@ -180,7 +208,7 @@ def _dropped_box(tag, keep: set[int], total: int) -> bool:
     if not _is_boilerplate(tag):
         return False
     # A class like "with-sidebar" on a wrapper must not take the story with it.
-    return len(tag.get_text()) < total / 2
+    return lengths[id(tag)] < total / 2
 
 
 # ---- PDF --------------------------------------------------------------------------------
