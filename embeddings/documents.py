@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
@@ -66,8 +68,10 @@ _MD_FRONT_MATTER = re.compile(r"---\n(?P<body>.*?\n)---\n", re.DOTALL)
 def load_corpus(folder: Path | str, *, max_bytes: int = MAX_BYTES) -> list[Document]:
     """Every usable ``.txt``/``.md``/``.html``/``.pdf`` article in ``folder`` (or the one file ``folder``).
 
-    Unusable files are skipped with one WARNING each; hidden files and sub-folders are
-    ignored. Raises QAError when the path does not exist or nothing usable is left.
+    Only regular files are read, and a link only to a regular file inside ``folder``; unusable
+    files (FIFOs, devices, links out, too large, ...) are skipped with one WARNING each; hidden
+    files and sub-folders are ignored. Raises QAError when the path does not exist or nothing
+    usable is left.
     """
     path = Path(folder)
     if not path.exists():
@@ -75,7 +79,7 @@ def load_corpus(folder: Path | str, *, max_bytes: int = MAX_BYTES) -> list[Docum
             f"corpus folder {path} does not exist; pass a folder of .txt/.md articles "
             "(for example seeds/) or set QA_CORPUS_DIR"
         )
-    if path.is_file():
+    if not path.is_dir():
         return [load_document(path, max_bytes=max_bytes)]
 
     documents = []
@@ -84,7 +88,7 @@ def load_corpus(folder: Path | str, *, max_bytes: int = MAX_BYTES) -> list[Docum
             log.debug("ignoring %s (hidden file or folder)", file)
             continue
         try:
-            documents.append(load_document(file, max_bytes=max_bytes))
+            documents.append(load_document(file, max_bytes=max_bytes, folder=path))
         except QAError as error:
             log.warning("skipping %s", error)
     if not documents:
@@ -95,12 +99,17 @@ def load_corpus(folder: Path | str, *, max_bytes: int = MAX_BYTES) -> list[Docum
     return documents
 
 
-def load_document(path: Path | str, *, max_bytes: int = MAX_BYTES) -> Document:
-    """One article as a Document; QAError naming the file and the reason if unusable."""
+def load_document(path: Path | str, *, max_bytes: int = MAX_BYTES, folder: Path | str | None = None) -> Document:
+    """One article as a Document; QAError naming the file and the reason if unusable.
+
+    Only a regular file is read (a link to one is followed; with ``folder``, only to one inside
+    ``folder``), and at most ``max_bytes``: a FIFO, a device or a growing file never blocks
+    or fills the memory.
+    """
     path = Path(path)
     if path.suffix.lower() in _RICH_SUFFIXES:
-        return _load_rich(path, max_bytes=max_bytes)
-    text = _read_text(path, max_bytes=max_bytes)
+        return _load_rich(path, max_bytes=max_bytes, folder=folder)
+    text = _read_text(path, max_bytes=max_bytes, folder=folder)
     is_markdown = path.suffix.lower() == ".md"
     title, metadata = _describe(text, is_markdown=is_markdown)
     return Document(
@@ -116,11 +125,65 @@ def normalise_newlines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def _load_rich(path: Path, *, max_bytes: int) -> Document:
+def check_regular_file(path: Path | str, *, folder: Path | str | None = None) -> Path:
+    """The path to open for ``path``: itself, or for a link the regular file it points to.
+
+    QAError in one line naming ``path`` and why it is not read: a FIFO, a device, a socket, a
+    folder, a broken link, or (with ``folder``) a link to a file outside ``folder``.
+    """
+    path = Path(path)
+    try:
+        mode = path.lstat().st_mode
+        if not stat.S_ISLNK(mode):
+            kind = _special_kind(mode)
+            if kind:
+                raise QAError(f"{path}: {kind}, not a regular file; only regular article files are read")
+            return path
+        try:
+            target = path.resolve(strict=True)
+        except FileNotFoundError:
+            raise QAError(f"{path}: a broken link (to {os.readlink(path)}); "
+                          "fix or remove it") from None
+        except RuntimeError:  # a loop of links (Python 3.13 raises OSError ELOOP instead)
+            raise QAError(f"{path}: a link in a loop of links; remove it") from None
+        kind = _special_kind(target.stat().st_mode)
+        if kind:
+            raise QAError(f"{path}: a link to {kind} ({target}), not to a regular file; "
+                          "only regular article files are read")
+        if folder is not None and not target.is_relative_to(Path(folder).resolve()):
+            raise QAError(f"{path}: a link to a file outside the corpus folder ({target}); "
+                          f"copy the file into {folder} instead")
+        return target
+    except OSError as error:
+        raise QAError(f"{path}: cannot be read ({error.strerror or error}); check its permissions") from None
+
+
+def _special_kind(mode: int) -> str:
+    """"a FIFO (named pipe)", "a device", ... for a file that is no regular file, else ""."""
+    if stat.S_ISREG(mode):
+        return ""
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    return "a special file"
+
+
+# Never block on a FIFO or become a device's controlling terminal; never follow a link that
+# replaced the checked file (the flags a platform lacks are 0).
+_OPEN_FLAGS = (os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0)
+               | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
+
+
+def _load_rich(path: Path, *, max_bytes: int, folder: Path | str | None) -> Document:
     """An HTML page or a PDF: extracted text, its markup's title, then the text's own metadata."""
     from embeddings import formats
 
-    data = _read_bytes(path, max_bytes=max_bytes)
+    data = _read_bytes(path, max_bytes=max_bytes, folder=folder)
     extract = formats.pdf_article if path.suffix.lower() == ".pdf" else formats.html_article
     extracted = extract(data, source=path)
     text = normalise_newlines(extracted.text)
@@ -132,22 +195,46 @@ def _load_rich(path: Path, *, max_bytes: int) -> Document:
                     metadata=MappingProxyType(metadata))
 
 
-def _read_bytes(path: Path, *, max_bytes: int) -> bytes:
+def _read_bytes(path: Path, *, max_bytes: int, folder: Path | str | None = None) -> bytes:
+    """The file's bytes: checked to be a regular file and its size before it is opened, then
+    read without blocking and never more than ``max_bytes`` (a size can lie: /proc, growing files)."""
     if path.suffix.lower() not in SUPPORTED_SUFFIXES:
         raise QAError(f"{path}: unsupported file type {path.suffix or '(none)'!r}; "
                       f"only {', '.join(SUPPORTED_SUFFIXES)} articles are read")
+    source = check_regular_file(path, folder=folder)
     try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            raise QAError(f"{path}: file is too large ({size:,} bytes > {max_bytes:,}); "
-                          "split it into articles")
-        return path.read_bytes()
+        _check_size(path, source.stat().st_size, max_bytes)
+        fd = os.open(source, _OPEN_FLAGS)
+        try:
+            opened = os.fstat(fd)  # what was opened, should the file have been swapped meanwhile
+            kind = _special_kind(opened.st_mode)
+            if kind:
+                raise QAError(f"{path}: {kind}, not a regular file; only regular article files are read")
+            _check_size(path, opened.st_size, max_bytes)
+            parts, left = [], max_bytes + 1
+            while left > 0:
+                part = os.read(fd, min(left, 1 << 20))
+                if not part:
+                    break
+                parts.append(part)
+                left -= len(part)
+        finally:
+            os.close(fd)
     except OSError as error:
         raise QAError(f"{path}: cannot be read ({error.strerror or error}); check its permissions") from None
+    data = b"".join(parts)
+    if len(data) > max_bytes:
+        raise QAError(f"{path}: file is too large (more than {max_bytes:,} bytes); split it into articles")
+    return data
 
 
-def _read_text(path: Path, *, max_bytes: int) -> str:
-    data = _read_bytes(path, max_bytes=max_bytes)
+def _check_size(path: Path, size: int, max_bytes: int) -> None:
+    if size > max_bytes:
+        raise QAError(f"{path}: file is too large ({size:,} bytes > {max_bytes:,}); split it into articles")
+
+
+def _read_text(path: Path, *, max_bytes: int, folder: Path | str | None = None) -> str:
+    data = _read_bytes(path, max_bytes=max_bytes, folder=folder)
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
         encoding = "utf-16"  # Windows "Unicode" text: the BOM makes it unambiguous
     elif b"\x00" in data:
