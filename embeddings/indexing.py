@@ -281,13 +281,23 @@ class CorpusUpdate:
 
 
 def article_files(paths: Iterable[Path | str]) -> list[Path]:
-    """Files named by ``paths``: a file as is, a folder's visible files (not its sub-folders)."""
+    """Files named by ``paths``: a file as is, a folder's visible files (not its sub-folders).
+
+    A hidden or special file named itself is a mistake, refused in one line: the corpus would
+    drop the one and cannot read the other. A folder's special files go on to ``load_articles``,
+    which skips each with its reason."""
+    from embeddings.documents import check_regular_file
+
     files: list[Path] = []
     for path in map(Path, paths):
         if path.is_dir():
             files.extend(p for p in sorted(path.iterdir(), key=lambda p: p.name)
-                         if not p.name.startswith(".") and p.is_file())
+                         if not p.name.startswith(".") and not p.is_dir())
         elif path.exists():
+            if path.name.startswith("."):
+                raise QAError(f"{path}: a hidden file (its name starts with '.'), which the corpus folder "
+                              "ignores; rename it without the dot and add it again")
+            check_regular_file(path)
             files.append(path)
         else:
             raise QAError(f"{path} does not exist; give article files (.txt, .md, .html, .pdf) or folders")
