@@ -31,6 +31,9 @@ def hostile_corpus(tmp_path):
 
 @pytest.mark.parametrize("argv", [["search", "Wo tagt der Rat?"], ["list"], ["ask", "Wo tagt der Rat?"]])
 def test_article_text_reaches_the_terminal_without_escape_sequences(hostile_corpus, tmp_path, capsys, argv):
+    assert main(["index", str(hostile_corpus), "--index-dir", str(tmp_path / "index")],
+                load_system=fake_loader()) == 0
+    capsys.readouterr()
     code = main([*argv, "--corpus", str(hostile_corpus), "--index-dir", str(tmp_path / "index")],
                 load_system=fake_loader())
     out = capsys.readouterr().out
