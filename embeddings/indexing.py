@@ -21,7 +21,7 @@ from embeddings.chunking import Chunk, chunk_documents
 from embeddings.documents import Document, load_corpus
 from embeddings.encoder import Embedder
 from embeddings.locking import writer_lock
-from embeddings.store import CORPUS_CHANGED, ChunkIndex, IndexManifest, corpus_fingerprint, document_hash
+from embeddings.store import CORPUS_CHANGED, ChunkIndex, IndexManifest, clean_index_dir, corpus_fingerprint, document_hash
 from embeddings.errors import QAError
 
 log = logging.getLogger(__name__)
@@ -225,6 +225,7 @@ def _open_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, *, max_to
     documents = load_corpus(Path(corpus_dir))
     chunking = chunking_settings(max_tokens=max_tokens, overlap=overlap)
     reasons: list[str] = []
+    clean_index_dir(index_dir)   # what a killed writer left; an old two-rename swap restored
     manifest_exists = (Path(index_dir) / "manifest.json").exists()
     if rebuild:
         reasons.append("a rebuild was requested")

@@ -41,6 +41,8 @@ VECTORS = "vectors.faiss"
 CHUNKS = "chunks.jsonl"
 DOCUMENTS = "documents.jsonl"
 BM25_DIR = "bm25"
+# Reads of a version that a writer replaced meanwhile are retried with the new one this often.
+LOAD_ATTEMPTS = 5
 
 
 def document_hash(doc: Document) -> str:
@@ -359,11 +361,12 @@ class ChunkIndex:
         directory = Path(directory)
         clean_index_dir(directory)
         pointer = read_pointer(directory)
-        for _ in range(2):
+        for _ in range(LOAD_ATTEMPTS - 1):
             try:
                 return cls._read(directory, pointer, verify=verify)
             except QAError:
-                # A writer may have switched versions (and removed this one) while it was read.
+                # A writer may have switched versions (and removed this one) while it was read;
+                # several saves in a row can do that more than once to a slow reader.
                 newer = read_pointer(directory)
                 if newer.version == pointer.version:
                     raise

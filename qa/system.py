@@ -97,6 +97,7 @@ class QASystem:
         self.index_status = index_status
         self._lock = threading.RLock()
         self._writer_embedder: Embedder | None = None
+        self._refresh_lock = threading.Lock()
 
     # --- loading ---------------------------------------------------------------------------
 
@@ -154,6 +155,8 @@ class QASystem:
         pipeline = self._need(self.pipeline, "answer questions")
         text = check_question(question)
         k, top_n = self._limits(k, top_n)
+        self.refresh()
+        pipeline = self.pipeline
         check_limits(threshold=threshold)
         doc_ids = None if doc_ids is None else (list(doc_ids) or None)
         if doc_ids is not None:
@@ -169,9 +172,11 @@ class QASystem:
                outlet: str | Iterable[str] | None = None, date_from: str | None = None,
                date_to: str | None = None) -> list[Hit]:
         """The ``k`` passages retrieved for ``question``, best first, within the filters."""
-        retriever = self._need(self.retriever, "search")
+        self._need(self.retriever, "search")
         text = check_question(question)
         k, _ = self._limits(k, None)
+        self.refresh()
+        retriever = self.retriever
         with self._lock:
             return retriever.search(text, k=k, doc_ids=doc_ids, outlet=outlet,
                                     date_from=date_from, date_to=date_to)
@@ -271,6 +276,32 @@ class QASystem:
                                          index_dir=self.settings.index_dir)
             self._use_index(index)
         return changes
+
+    def refresh(self) -> bool:
+        """Pick up a version of the index another process saved since this one loaded it (the
+        CLI adding articles while the app runs): loaded outside the question lock, swapped in.
+        Cheap when nothing changed (one small file read). True when it reloaded."""
+        from embeddings.store import ChunkIndex, current_version
+
+        index = self.index
+        if index is None or self.embedder is None or index.version is None:
+            return False
+        saved = current_version(self.settings.index_dir)
+        if saved is None or saved == index.version:
+            return False
+        with self._refresh_lock:
+            if self.index is not index:      # another thread reloaded meanwhile
+                return True
+            try:
+                fresh = ChunkIndex.load(self.settings.index_dir)
+            except QAError as error:         # damaged or mid-repair: keep answering from memory
+                log.warning("the index in %s changed but cannot be loaded (%s); still using version %s",
+                            self.settings.index_dir, error, index.version)
+                return False
+            log.info("the index in %s changed (%s → %s): %d articles now", self.settings.index_dir,
+                     index.version, fresh.version, len(fresh.documents))
+            self._use_index(fresh)
+        return True
 
     def passage_count(self, doc_id: str) -> int:
         """How many passages of the index come from article ``doc_id``."""

@@ -115,3 +115,17 @@ def test_questions_are_answered_while_an_article_is_being_added(tmp_path):
         embedder.release.set()
         adding.join(timeout=60)
     assert "neu-00.txt" in system.documents
+
+
+def test_the_app_picks_up_what_another_process_saved(tmp_path):
+    """No restart: the next question after a CLI add is answered from the new version."""
+    corpus, index_dir = small_corpus(tmp_path), tmp_path / "index"
+    app = fake_system(corpus, index_dir)
+    before = app.index.version
+    cli = fake_system(corpus, index_dir)
+    cli.add([write_articles(tmp_path / "cli", "cli", 2)], show_progress=False)
+    assert "cli-01.txt" not in app.documents            # nothing asked yet
+    response = app.ask("Wo liegt die Stadt cli1?", doc_ids=None)
+    assert "cli-01.txt" in app.documents and app.index.version != before
+    assert any(hit.doc_id.startswith("cli-") for hit in response.hits)
+    assert app.refresh() is False                        # nothing new since

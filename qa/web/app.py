@@ -15,6 +15,7 @@ import shutil
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
@@ -85,6 +86,11 @@ class ChatService:
     def __init__(self, system: QASystem) -> None:
         self.system = system
         self.settings = system.settings
+        # Every question runs on this one thread. glibc gives the threads that allocate their
+        # own malloc arenas (up to 8 per core) and keeps what is freed in them: run on any of
+        # Gradio's worker threads, the models' working memory of each question stayed behind in
+        # up to 16 arenas and the app's RSS grew for rounds (benchmarks/soak_app.py).
+        self._asking = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qa-ask")
 
     @property
     def documents(self) -> Mapping[str, Document]:
@@ -95,8 +101,8 @@ class ChatService:
             doc_ids: Sequence[str] | None = None) -> AnswerView:
         """Ask (a follow-up is resolved against ``history``) and choose what to show. Raises
         QAError for anything the user can fix."""
-        response = self.system.ask(question, history=history, k=k, top_n=top_n, threshold=threshold,
-                                   doc_ids=doc_ids)
+        response = self._asking.submit(self.system.ask, question, history=history, k=k, top_n=top_n,
+                                       threshold=threshold, doc_ids=doc_ids).result()
         top_n = self.settings.top_n if top_n is None else int(top_n)
         return present(response, max_alternatives=min(MAX_ALTERNATIVES, top_n - 1))
 
@@ -244,7 +250,8 @@ class ChatService:
 
     def corpus_views(self):
         """Header, article list, "Only these articles" choices and the list's tab label, as
-        they are now (after an add, or when a page loads)."""
+        they are now (after an add, or when a page loads: with what other processes saved)."""
+        self.system.refresh()
         documents = self.documents
         return (render.header_html(self.status()), render.article_list_html(documents),
                 gr.Dropdown(choices=_article_choices(documents)),
