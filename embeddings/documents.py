@@ -65,14 +65,17 @@ _MD_HEADING = re.compile(r"#{1,6}\s+(?P<text>.+?)\s*#*\s*")
 _MD_FRONT_MATTER = re.compile(r"---\n(?P<body>.*?\n)---\n", re.DOTALL)
 
 
-def load_corpus(folder: Path | str, *, max_bytes: int = MAX_BYTES) -> list[Document]:
+def load_corpus(folder: Path | str, *, max_bytes: int = MAX_BYTES,
+                unchanged: Mapping[str, Document] | None = None) -> list[Document]:
     """Every usable ``.txt``/``.md``/``.html``/``.pdf`` article in ``folder`` (or the one file ``folder``).
 
     Only regular files are read, and a link only to a regular file inside ``folder``; unusable
     files (FIFOs, devices, links out, too large, ...) are skipped with one WARNING each; hidden
-    files and sub-folders are ignored. Raises QAError when the path does not exist or nothing
-    usable is left.
+    files and sub-folders are ignored. ``unchanged``: files known not to have changed since
+    (see :func:`corpus_snapshot`), by name, with their Document: not read again. Raises
+    QAError when the path does not exist or nothing usable is left.
     """
+    unchanged = unchanged or {}
     path = Path(folder)
     if not path.exists():
         raise QAError(
@@ -87,6 +90,9 @@ def load_corpus(folder: Path | str, *, max_bytes: int = MAX_BYTES) -> list[Docum
         if file.name.startswith(".") or file.is_dir():
             log.debug("ignoring %s (hidden file or folder)", file)
             continue
+        if file.name in unchanged:
+            documents.append(unchanged[file.name])
+            continue
         try:
             documents.append(load_document(file, max_bytes=max_bytes, folder=path))
         except QAError as error:
@@ -97,6 +103,28 @@ def load_corpus(folder: Path | str, *, max_bytes: int = MAX_BYTES) -> list[Docum
             "see the warnings above for skipped files); add articles or pass another folder"
         )
     return documents
+
+
+def corpus_snapshot(folder: Path | str) -> dict[str, list[int]]:
+    """Name → [size, mtime in ns] of every entry :func:`load_corpus` looks at (visible, not a
+    folder; a link by its target), from ``stat`` alone: comparing two snapshots tells which
+    files may have changed without reading any. Empty for a missing folder or a single file."""
+    path = Path(folder)
+    if not path.is_dir():
+        return {}
+    snapshot: dict[str, list[int]] = {}
+    with os.scandir(path) as entries:
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            try:
+                if entry.is_dir():
+                    continue
+                info = entry.stat()
+            except OSError:      # a broken link, removed meanwhile: load_corpus says why
+                continue
+            snapshot[entry.name] = [info.st_size, info.st_mtime_ns]
+    return dict(sorted(snapshot.items()))
 
 
 def load_document(path: Path | str, *, max_bytes: int = MAX_BYTES, folder: Path | str | None = None) -> Document:

@@ -10,15 +10,16 @@ from __future__ import annotations
 import logging
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Iterable, Sequence
+from types import MappingProxyType
+from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
 from embeddings.atomic import atomic_file
 from embeddings.chunking import Chunk, chunk_documents
-from embeddings.documents import Document, load_corpus
+from embeddings.documents import Document, corpus_snapshot, load_corpus
 from embeddings.encoder import Embedder
 from embeddings.locking import writer_lock
 from embeddings.store import CORPUS_CHANGED, ChunkIndex, IndexManifest, clean_index_dir, corpus_fingerprint, document_hash
@@ -28,6 +29,8 @@ log = logging.getLogger(__name__)
 
 # Bump when sentence splitting or chunking changes the chunks it produces.
 CHUNKER_VERSION = 1
+# The manifest's record of the corpus files the index reflects: name -> [size, mtime in ns].
+CORPUS_FILES = "corpus_files"
 # Chunks embedded per call while updating: one progress bar over all of them, and memory
 # bounded for large additions (1000 articles ≈ 10k chunks).
 EMBED_BATCH = 128
@@ -222,11 +225,13 @@ def _open_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, *, max_to
                 may_write: bool) -> IndexStatus | None:
     """``open_index``'s decision and work; None when it must write and ``may_write`` is False."""
     started = time.perf_counter()
-    documents = load_corpus(Path(corpus_dir))
     chunking = chunking_settings(max_tokens=max_tokens, overlap=overlap)
     reasons: list[str] = []
     clean_index_dir(index_dir)   # what a killed writer left; an old two-rename swap restored
+    # Taken before anything is read: a file changed while the corpus is read counts as changed.
+    snapshot = corpus_snapshot(corpus_dir)
     manifest_exists = (Path(index_dir) / "manifest.json").exists()
+    index = None
     if rebuild:
         reasons.append("a rebuild was requested")
     elif not manifest_exists:
@@ -236,27 +241,30 @@ def _open_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, *, max_to
             index = ChunkIndex.load(index_dir)
         except QAError as error:
             reasons.append(str(error))
-        else:
-            reasons = index.manifest.incompatibilities(
-                model_name=embedder.name, model_fingerprint=embedder.fingerprint, chunking=chunking)
-            if index_kind not in ("auto", index.manifest.index_kind):
-                resolve_index_kind(index_kind, 0, embedder.dimension)  # a typo is an error, not a rebuild
-                reasons.append(f"index type changed ({index.manifest.index_kind} → {index_kind})")
-            stale_corpus = index.manifest.corpus_fingerprint != corpus_fingerprint(documents)
-            if not allow_rebuild:
-                return IndexStatus(index=index, rebuilt=False,
-                                   reasons=tuple(reasons + [CORPUS_CHANGED] * stale_corpus),
-                                   seconds=time.perf_counter() - started)
-            if not reasons:
-                changes = None
-                if stale_corpus and not may_write:
-                    return None
-                if stale_corpus:
-                    changes = sync_index(index, documents, embedder, show_progress=show_progress)
-                    index.save(Path(index_dir))
-                return IndexStatus(index=index, rebuilt=False,
-                                   reasons=(CORPUS_CHANGED,) if stale_corpus else (),
-                                   seconds=time.perf_counter() - started, changes=changes)
+    # Files whose size and mtime are as the index recorded them are not read again.
+    documents = load_corpus(Path(corpus_dir), unchanged=None if index is None else unchanged_files(index, snapshot))
+    if index is not None:   # loaded: nothing else can be wrong yet
+        reasons = index.manifest.incompatibilities(
+            model_name=embedder.name, model_fingerprint=embedder.fingerprint, chunking=chunking)
+        if index_kind not in ("auto", index.manifest.index_kind):
+            resolve_index_kind(index_kind, 0, embedder.dimension)  # a typo is an error, not a rebuild
+            reasons.append(f"index type changed ({index.manifest.index_kind} → {index_kind})")
+        stale_corpus = index.manifest.corpus_fingerprint != corpus_fingerprint(documents)
+        if not allow_rebuild:
+            return IndexStatus(index=index, rebuilt=False,
+                               reasons=tuple(reasons + [CORPUS_CHANGED] * stale_corpus),
+                               seconds=time.perf_counter() - started)
+        if not reasons:
+            changes = None
+            if stale_corpus and not may_write:
+                return None
+            if stale_corpus:
+                changes = sync_index(index, documents, embedder, show_progress=show_progress)
+                remember_files(index, snapshot)
+                index.save(Path(index_dir))
+            return IndexStatus(index=index, rebuilt=False,
+                               reasons=(CORPUS_CHANGED,) if stale_corpus else (),
+                               seconds=time.perf_counter() - started, changes=changes)
     if not allow_rebuild:
         if manifest_exists and reasons:
             raise QAError(reasons[0])  # a damaged index: ChunkIndex.load said what and what to do
@@ -266,9 +274,31 @@ def _open_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, *, max_to
     log.info("building the index in %s because %s", index_dir, "; ".join(reasons))
     index = build_index(documents, embedder, max_tokens=max_tokens, overlap=overlap,
                         show_progress=show_progress, index_kind=index_kind)
+    remember_files(index, snapshot)
     index.save(Path(index_dir))
     return IndexStatus(index=index, rebuilt=True, reasons=tuple(reasons),
                        seconds=time.perf_counter() - started)
+
+
+def unchanged_files(index: ChunkIndex, snapshot: Mapping[str, list[int]]) -> dict[str, Document]:
+    """The index's documents whose files have the size and mtime the index recorded for them."""
+    known = index.manifest.extra.get(CORPUS_FILES) or {}
+    return {name: index.documents[name] for name, stat in snapshot.items()
+            if name in index.documents and list(known.get(name) or ()) == list(stat)}
+
+
+def remember_files(index: ChunkIndex, snapshot: Mapping[str, list[int]], *,
+                   only: Iterable[str] | None = None) -> None:
+    """Record in the manifest the corpus files' size and mtime the index now reflects (all of
+    ``snapshot``, or just the names in ``only``, which were written or deleted by this writer)."""
+    files = dict(index.manifest.extra.get(CORPUS_FILES) or {}) if only is not None else {}
+    for name in (snapshot if only is None else only):
+        if name in snapshot:
+            files[name] = list(snapshot[name])
+        else:
+            files.pop(name, None)
+    index.manifest = replace(index.manifest, extra=MappingProxyType({**index.manifest.extra,
+                                                                    CORPUS_FILES: dict(sorted(files.items()))}))
 
 
 # ---- the living corpus: files in, files out ------------------------------------------------
@@ -390,6 +420,7 @@ def add_to_corpus(index: ChunkIndex, files: Sequence[Path], embedder: Embedder, 
     copy_into_corpus([file for file, doc in loaded if doc.doc_id in fresh or
                       not (Path(corpus_dir) / file.name).exists()], corpus_dir)
     if changes.changed:
+        remember_files(index, corpus_snapshot(corpus_dir), only=[doc.doc_id for _, doc in loaded])
         index.save(Path(index_dir))
     return CorpusUpdate(changes=changes, skipped=tuple(skipped))
 
@@ -411,5 +442,6 @@ def remove_from_corpus(index: ChunkIndex, doc_ids: Sequence[str], *, corpus_dir:
         if path.is_file():
             path.unlink()
             log.info("deleted %s", path)
+    remember_files(index, corpus_snapshot(corpus_dir), only=doc_ids)
     index.save(Path(index_dir))
     return IndexChanges(removed=tuple(doc_ids), chunks_removed=removed, seconds=time.perf_counter() - started)

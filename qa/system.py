@@ -466,13 +466,19 @@ def _dataset_index(settings: Settings, embedder: Embedder, documents: Sequence[D
 
 
 def _open_saved_index(settings: Settings):
-    """The saved index alone (no model), with a warning when it no longer matches the corpus."""
-    from embeddings.documents import load_corpus
+    """The saved index alone (no model), with a warning when it no longer matches the corpus.
+    Only files whose size or mtime changed since the index recorded them are read."""
+    from embeddings.documents import corpus_snapshot, load_corpus
+    from embeddings.indexing import unchanged_files
     from embeddings.store import ChunkIndex, corpus_fingerprint
 
     index = ChunkIndex.load(settings.index_dir)
     try:
-        current = corpus_fingerprint(load_corpus(settings.corpus_dir))
+        snapshot = corpus_snapshot(settings.corpus_dir)
+        known = unchanged_files(index, snapshot)
+        if len(known) == len(snapshot) == len(index.documents):
+            return index         # every file as the index recorded it: nothing to read
+        current = corpus_fingerprint(load_corpus(settings.corpus_dir, unchanged=known))
     except QAError:
         current = None
     if current != index.manifest.corpus_fingerprint:

@@ -1,5 +1,6 @@
 """The living corpus: in-place adds, updates and removes equal a fresh build; qa add/remove/list."""
 import json
+import shutil
 
 import pytest
 
@@ -10,6 +11,9 @@ from qa.commands.main import main
 from embeddings.errors import QAError
 from qa.retrieval.retriever import Retriever
 from tests.fakes import FakeEmbedder, LoaderSpy, fake_loader
+from qa.settings import REPO_ROOT
+
+SEEDS = REPO_ROOT / "seeds"
 
 ARTICLES = {
     "genf.txt": "Gespräche in Genf\n\nIn Genf sprechen die USA mit Russland über Sicherheit. Die Delegation "
@@ -207,3 +211,65 @@ def test_qa_add_html_and_pdf_and_refuses_broken_ones(fake_cli, tmp_path, capsys)
     assert rows["genf-bericht.html"]["date"] == "2025-09-04" and rows["genf-bericht.html"]["outlet"] == "dpa"
     assert qa("-q", "add", str(incoming / "kaputt.pdf"), *opts) == 2
     assert "none of the given files" in capsys.readouterr().err
+
+
+# --- change detection by size and mtime (issue 15, defect 10) ---------------------------------
+
+def _same_size_garbage(path):
+    """Overwrite ``path`` with other bytes of the same size and put its mtime back: a change
+    only a reader of the file could see."""
+    import os
+
+    info = path.stat()
+    data = path.read_bytes()
+    path.write_bytes(data.replace(b"e", b"a"))
+    os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns))
+
+
+def test_files_with_their_recorded_size_and_mtime_are_not_read_again(tmp_path, capsys):
+    from qa.commands.main import main
+    from tests.fakes import fake_loader
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(SEEDS, corpus)
+    index = ["--index-dir", str(tmp_path / "index")]
+    assert main(["index", str(corpus), *index], load_system=fake_loader()) == 0
+    first = sorted(corpus.iterdir())[0]
+    _same_size_garbage(first)
+    capsys.readouterr()
+    assert main(["index", str(corpus), *index], load_system=fake_loader()) == 0
+    assert ": up to date;" in capsys.readouterr().out        # not read, so not seen
+    first.touch()                                             # now its mtime differs: read again
+    assert main(["index", str(corpus), *index], load_system=fake_loader()) == 0
+    out = capsys.readouterr().out
+    assert ": updated;" in out and "updated 1" in out
+    assert main(["index", str(corpus), *index], load_system=fake_loader()) == 0
+    assert ": up to date;" in capsys.readouterr().out        # recorded again after the update
+
+
+def test_a_touched_file_with_the_same_text_is_read_but_not_embedded_again(tmp_path, capsys):
+    from qa.commands.main import main
+    from tests.fakes import FakeEmbedder, fake_loader
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(SEEDS, corpus)
+    index = ["--index-dir", str(tmp_path / "index")]
+    assert main(["index", str(corpus), *index], load_system=fake_loader()) == 0
+    sorted(corpus.iterdir())[1].touch()
+    embedder = FakeEmbedder()
+    assert main(["index", str(corpus), *index], load_system=fake_loader(embedder=embedder)) == 0
+    assert embedder.passages_encoded == 0 and ": up to date;" in capsys.readouterr().out
+
+
+def test_qa_list_reads_no_article_when_nothing_changed(tmp_path, capsys):
+    corpus = tmp_path / "corpus"
+    shutil.copytree(SEEDS, corpus)
+    index = ["--index-dir", str(tmp_path / "index")]
+    assert main(["index", str(corpus), *index], load_system=fake_loader()) == 0
+    _same_size_garbage(sorted(corpus.iterdir())[2])          # only a reader would notice
+    capsys.readouterr()
+    assert main(["list", "--corpus", str(corpus), *index], load_system=fake_loader()) == 0
+    assert "does not match the corpus" not in capsys.readouterr().err
+    (sorted(corpus.iterdir())[2]).touch()
+    assert main(["list", "--corpus", str(corpus), *index], load_system=fake_loader()) == 0
+    assert "does not match the corpus" in capsys.readouterr().err
