@@ -438,3 +438,29 @@ def test_start_up_log_says_which_models_and_why():
 def test_qa_serve_is_a_command_with_the_same_flags():
     args = build_parser().parse_args(["serve", "--port", "7000", "--share"])
     assert args.port == 7000 and args.share and args.handler.__module__ == "qa.commands.serve"
+
+
+def test_gradio_copies_of_uploads_are_deleted_whether_added_or_refused(living, tmp_path, monkeypatch):
+    uploads = tmp_path / "gradio-uploads"
+    uploads.mkdir()
+    monkeypatch.setenv("GRADIO_TEMP_DIR", str(uploads))
+    good = uploads / "bericht.txt"
+    good.write_text("Bericht aus Zebrastadt\n\nDie Zebrastadt ist jetzt Hauptstadt.\n", encoding="utf-8")
+    bad = uploads / "bild.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\n")
+    outside = tmp_path / "mine.txt"
+    outside.write_text("Meins\n\nEin Text, der nicht Gradio gehört.\n", encoding="utf-8")
+    assert "qa-add-ok" in living.add_from_form(str(good), "", "")[0]
+    assert "qa-add-error" in living.add_from_form(str(bad), "", "")[0]
+    living.add_from_form(str(outside), "", "")
+    assert not good.exists() and not bad.exists()
+    assert outside.exists()                     # only files in Gradio's upload folder
+
+
+def test_what_a_killed_add_left_in_the_incoming_folder_is_removed_at_start(tmp_path):
+    index_dir = tmp_path / "index"
+    leftover = index_dir / app.INCOMING / "add-abc123"
+    leftover.mkdir(parents=True)
+    (leftover / "half.txt").write_text("halb")
+    app.clean_incoming(index_dir)
+    assert not any((index_dir / app.INCOMING).iterdir())
