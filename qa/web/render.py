@@ -250,12 +250,13 @@ def article_list_html(documents: Mapping[str, Document]) -> str:
     rows = []
     for doc_id, doc in documents.items():
         meta = doc.metadata or {}
+        words = f"{len(doc.text.split()):,}".replace(",", "\u202f")  # 1 234: only the number
         rows.append(
             f'<tr class="qa-doc-row" data-doc="{escape_html(doc_id)}">'
             f"<td class=\"qa-doc-title\">{escape_html(doc.title or doc_id)}</td>"
             f"<td>{escape_html(meta.get('outlet', '') or '–')}</td>"
             f"<td>{escape_html(meta.get('date', '') or '–')}</td>"
-            f'<td class="qa-num-cell">{len(doc.text.split()):,}</td></tr>'.replace(",", "\u202f")
+            f'<td class="qa-num-cell">{words}</td></tr>'
         )
     return (
         '<table class="qa-doc-table"><thead><tr><th>Title</th><th>Outlet</th><th>Date</th>'

@@ -1,0 +1,109 @@
+"""The chat's reproduced bugs of issue 16, each driven in a real Chromium (Debian's
+/usr/bin/chromium through playwright) over fakes, so each runs in seconds:
+
+1. the Chatbot's own trash icon starts a new conversation (follow-ups, sources);
+2. the copy button copies the readable answer, not its escaped Markdown;
+3. titles in the article list keep their commas;
+4. dark mode: highlights, the hovered row and "open the article" stay readable;
+5. on a phone the opened article shows the highlighted answer, not just the passage start;
+6. the chat column does not move or widen when the first answer arrives;
+7. an empty question adds nothing to the chat and shows a hint;
+8. two questions sent back to back are both answered, each under its own question.
+
+Set QA_SCREENSHOTS to a folder to keep a screenshot of each test's page there.
+"""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from qa.settings import Settings
+from qa.system import QASystem
+from qa.web import app
+from tests.fakes import FakePipeline, FakeReader, fake_documents
+from tests.test_browser import BOT_MESSAGES, ask, browser, start_app, wait_for_answer  # noqa: F401
+
+pytestmark = pytest.mark.browser
+
+TITLE = "Gipfel, Gespräche und Garantien"
+GENEVA = "Die Gespräche der USA mit Russland finden in Genf statt, teilte das Außenministerium mit."
+FILLER = ("Die Delegationen bereiteten sich lange auf das Treffen vor, und viele Beobachter "
+          "erwarteten zunächst wenig. ")
+COUNCIL = "Die Sitzung des Nato-Russland-Rates ist am Mittwoch in Brüssel."
+# One long paragraph (one passage of the fake retriever) with the answer at its very end, so
+# the passage starts far above the answer on a phone.
+LONG_PARAGRAPH = FILLER * 14 + COUNCIL
+ARTICLE = "\n\n".join([TITLE, GENEVA, LONG_PARAGRAPH] + [FILLER * 10] * 8) + "\n"
+ASK_GENEVA = "Wo finden die Gespräche der USA mit Russland statt?"
+ASK_COUNCIL = "Wann ist die Sitzung des Nato-Russland-Rates?"
+USER_MESSAGES = "#qa-chat [data-testid='user']"
+BOT_BUBBLES = "#qa-chat [data-testid='bot']"
+
+
+def answer_for(question: str) -> str | None:
+    if "Gespräche" in question:
+        return "Genf"
+    if "Sitzung" in question:
+        return "Mittwoch"
+    return None
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    (folder / "gipfel.txt").write_text(ARTICLE, encoding="utf-8")
+    return folder
+
+
+@pytest.fixture
+def pipeline(corpus):
+    return FakePipeline(fake_documents(corpus), reader=FakeReader(answer_for=answer_for))
+
+
+@pytest.fixture
+def served(pipeline):
+    blocks = start_app(app.ChatService(QASystem(Settings(), pipeline=pipeline)))
+    yield blocks
+    blocks.close()
+
+
+def open_page(browser, served, **context_options):
+    context = browser.new_context(**({"viewport": {"width": 1400, "height": 900}} | context_options))
+    page = context.new_page()
+    page.errors = []
+    page.on("pageerror", lambda error: page.errors.append(str(error)))
+    page.goto(served.local_url)
+    page.locator("#qa-question textarea").wait_for()
+    return context, page
+
+
+def shot(page, name: str) -> None:
+    folder = os.environ.get("QA_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
+
+
+def last_bot_text(page) -> str:
+    return page.locator(BOT_MESSAGES).last.inner_text()
+
+
+# --------------------------------------------------------------------------- 3. commas in titles
+
+
+def test_the_article_list_keeps_commas_in_titles(browser, served, corpus):
+    context, page = open_page(browser, served)
+    try:
+        page.get_by_role("tab", name="All articles").click()
+        row = page.locator("#qa-documents .qa-doc-row").first
+        assert row.locator(".qa-doc-title").inner_text() == TITLE
+        words = len(ARTICLE.split())
+        assert words > 1000
+        assert row.locator(".qa-num-cell").inner_text() == f"{words:,}".replace(",", "\u202f")
+        shot(page, "3-list")
+    finally:
+        context.close()
