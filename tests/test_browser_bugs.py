@@ -107,3 +107,81 @@ def test_the_article_list_keeps_commas_in_titles(browser, served, corpus):
         shot(page, "3-list")
     finally:
         context.close()
+
+
+# --------------------------------------------------------------------------- 4. dark mode
+
+CONTRAST_JS = """e => {
+    const canvas = document.createElement('canvas');
+    canvas.width = canvas.height = 1;
+    const ctx = canvas.getContext('2d', {willReadFrequently: true});
+    const rgba = (color) => {
+        ctx.clearRect(0, 0, 1, 1);
+        ctx.fillStyle = '#000';
+        ctx.fillStyle = color;
+        ctx.fillRect(0, 0, 1, 1);
+        const [r, g, b, a] = ctx.getImageData(0, 0, 1, 1).data;
+        return [r, g, b, a / 255];
+    };
+    const over = (top, bottom) => top.slice(0, 3).map((c, i) => c * top[3] + bottom[i] * (1 - top[3]));
+    const layers = [];
+    for (let node = e; node; node = node.parentElement) {
+        const color = rgba(getComputedStyle(node).backgroundColor);
+        if (color[3] > 0) layers.push(color);
+        if (color[3] >= 1) break;
+    }
+    let background = [255, 255, 255];
+    for (const layer of layers.reverse()) background = over(layer, background);
+    const text = over(rgba(getComputedStyle(e).color), background);
+    const luminance = (rgb) => {
+        const [r, g, b] = rgb.map(c => {
+            c /= 255;
+            return c <= 0.03928 ? c / 12.92 : Math.pow((c + 0.055) / 1.055, 2.4);
+        });
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+    };
+    const [hi, lo] = [luminance(text), luminance(background)].sort((a, b) => b - a);
+    return {ratio: (hi + 0.05) / (lo + 0.05), text, background};
+}"""
+
+
+def contrast(locator) -> tuple[float, dict]:
+    """The contrast ratio of an element's text on its (composited) background, and the colours."""
+    measured = locator.evaluate(CONTRAST_JS)
+    return round(measured["ratio"], 2), measured
+
+
+@pytest.mark.parametrize("how", ["system", "url"])
+def test_dark_mode_keeps_highlights_rows_and_links_readable(browser, served, how):
+    context = browser.new_context(viewport={"width": 1400, "height": 900},
+                                  color_scheme="dark" if how == "system" else "light")
+    page = context.new_page()
+    try:
+        page.goto(served.local_url + ("?__theme=dark" if how == "url" else ""))
+        page.locator("#qa-question textarea").wait_for()
+        assert page.evaluate("document.body.classList.contains('dark')")
+        ask(page, ASK_COUNCIL)
+        checked = {
+            "answer highlight in a source": page.locator("#qa-sources mark.qa-answer").first,
+            "passage text in a source": page.locator("#qa-sources .qa-passage").first,
+            "open the full article": page.locator("#qa-sources .qa-open").first,
+            "citation number": page.locator("#qa-sources .qa-num").first,
+        }
+        page.locator("#qa-sources .qa-open").first.click()
+        page.locator("#qa-article mark.qa-answer").wait_for()
+        page.wait_for_timeout(400)
+        shot(page, f"4-dark-article-{how}")
+        checked["passage highlight in the article"] = page.locator("#qa-article #qa-passage")
+        checked["answer highlight in the article"] = page.locator("#qa-article mark.qa-answer")
+        ratios = {name: contrast(locator) for name, locator in checked.items()}
+
+        page.get_by_role("tab", name="All articles").click()
+        row = page.locator("#qa-documents .qa-doc-row").first
+        row.hover()
+        page.wait_for_timeout(200)
+        shot(page, f"4-dark-list-{how}")
+        ratios["hovered article row"] = contrast(row.locator(".qa-doc-title"))
+        low = {name: r for name, r in ratios.items() if r[0] < 4.5}
+        assert not low, low
+    finally:
+        context.close()

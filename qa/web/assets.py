@@ -48,6 +48,15 @@ mark.qa-alt { background: #e0e7ff; color: #1f2937; padding: 0 .1rem; border-radi
   color: var(--body-text-color-subdued); border-bottom: 1px solid var(--border-color-primary); padding: .3rem; }
 .qa-doc-table td { padding: .4rem .3rem; border-bottom: 1px solid var(--border-color-primary); vertical-align: top; }
 .qa-doc-row { cursor: pointer; } .qa-doc-row:hover { background: #eef2ff; }
+/* Dark mode (Gradio puts .dark on the body): the light highlights above keep their dark text;
+   the ones that inherit the light text of dark mode get dark backgrounds, and the indigo link
+   a light shade. Every pair keeps a contrast of at least 4.5:1. */
+.dark .qa-passage-mark { background: rgba(245, 158, 11, .14); }
+.dark .qa-doc-row:hover { background: #312e81; }
+.dark .qa-open { color: #a5b4fc; }
+.dark .qa-num { background: #312e81; color: #e0e7ff; }
+.dark .qa-add-ok { color: #bbf7d0; background: #052e16; border-color: #166534; }
+.dark .qa-add-error { color: #fecaca; background: #450a0a; border-color: #991b1b; }
 .qa-num-cell { text-align: right; font-variant-numeric: tabular-nums; }
 """
 SOURCES_JS = """
