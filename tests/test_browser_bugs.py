@@ -185,3 +185,24 @@ def test_dark_mode_keeps_highlights_rows_and_links_readable(browser, served, how
         assert not low, low
     finally:
         context.close()
+
+
+# --------------------------------------------------------------------------- 6. stable layout
+
+
+def test_the_chat_column_keeps_its_place_when_the_first_answer_arrives(browser, served):
+    context, page = open_page(browser, served)
+    try:
+        column = "e => { const c = e.closest('.column'); const b = c.getBoundingClientRect(); return [b.x, b.width]; }"
+        page.wait_for_timeout(500)
+        before = page.locator("#qa-chat").evaluate(column)
+        side_before = page.locator("#qa-inspector").evaluate(column)
+        ask(page, ASK_COUNCIL)
+        page.wait_for_timeout(300)
+        after = page.locator("#qa-chat").evaluate(column)
+        side_after = page.locator("#qa-inspector").evaluate(column)
+        shot(page, "6-layout")
+        assert abs(before[0] - after[0]) <= 2 and abs(before[1] - after[1]) <= 2, (before, after)
+        assert abs(side_before[0] - side_after[0]) <= 2 and abs(side_before[1] - side_after[1]) <= 2
+    finally:
+        context.close()

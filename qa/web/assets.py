@@ -11,7 +11,10 @@ THEME = gr.themes.Soft(
     font=("Inter", "ui-sans-serif", "system-ui", "-apple-system", "Segoe UI", "sans-serif"),
 )
 CSS = """
-.gradio-container { max-width: 1440px !important; margin: auto; }
+/* A fixed width from the start: sized by its content, the page was narrower until the first
+   answer and then jumped sideways (both columns moved and widened). */
+.gradio-container { max-width: 1440px !important; width: 100% !important; margin: auto; }
+.gradio-container > .main { width: 100%; }
 #qa-header h1 { font-size: 1.55rem; margin: 0 0 .15rem 0; }
 #qa-header p { margin: 0; color: var(--body-text-color-subdued); }
 #qa-header .qa-status { font-size: .8rem; margin-top: .2rem; }
