@@ -81,11 +81,11 @@ def open_page(browser, served, **context_options):
     return context, page
 
 
-def shot(page, name: str) -> None:
+def shot(page, name: str, *, full_page: bool = True) -> None:
     folder = os.environ.get("QA_SCREENSHOTS")
     if folder:
         Path(folder).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
+        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=full_page)
 
 
 def last_bot_text(page) -> str:
@@ -183,6 +183,34 @@ def test_dark_mode_keeps_highlights_rows_and_links_readable(browser, served, how
         ratios["hovered article row"] = contrast(row.locator(".qa-doc-title"))
         low = {name: r for name, r in ratios.items() if r[0] < 4.5}
         assert not low, low
+    finally:
+        context.close()
+
+
+# --------------------------------------------------------------------------- 5. phone
+
+
+def test_on_a_phone_the_opened_article_shows_the_answer_below_its_title(browser, served):
+    context, page = open_page(browser, served, viewport={"width": 390, "height": 844},
+                              is_mobile=True, has_touch=True)
+    try:
+        ask(page, ASK_COUNCIL)
+        page.locator("#qa-sources .qa-open").first.click()
+        mark = page.locator("#qa-article #qa-passage mark.qa-answer")
+        mark.wait_for()
+        page.wait_for_timeout(800)
+        shot(page, "5-phone", full_page=False)
+        where = mark.evaluate("""e => {
+            let panel = e.parentElement;
+            while (panel && !['auto', 'scroll'].includes(getComputedStyle(panel).overflowY)) panel = panel.parentElement;
+            const box = e.getBoundingClientRect(), frame = panel.getBoundingClientRect();
+            const head = panel.querySelector('.qa-article-head').getBoundingClientRect();
+            return {top: box.top, bottom: box.bottom, frameTop: frame.top, frameBottom: frame.bottom,
+                    headBottom: head.bottom, windowHeight: window.innerHeight};
+        }""")
+        assert where["top"] >= where["headBottom"], where  # not under the sticky title
+        assert where["bottom"] <= where["frameBottom"], where  # not below the panel's end
+        assert 0 <= where["top"] and where["bottom"] <= where["windowHeight"], where  # on screen
     finally:
         context.close()
 

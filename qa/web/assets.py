@@ -69,15 +69,31 @@ element.addEventListener('click', (event) => {
 });
 """
 ARTICLE_JS = """
-// Scroll the article panel (not the page) so the marked passage sits near its top.
+// Scroll the article panel so the highlighted answer shows below the panel's sticky title: the
+// passage's start just under the title when the answer fits below it, else the answer itself a
+// quarter down the free space (on a phone a passage is taller than the panel). Then, only if
+// the answer is off screen (a phone's panel is partly below the window), scroll the page too.
 const reveal = () => {
-  const mark = element.querySelector('#qa-passage');
-  if (!mark) return;
-  let box = mark.parentElement;
+  const passage = element.querySelector('#qa-passage');
+  if (!passage) return;
+  const answer = passage.querySelector('mark.qa-answer') || passage;
+  let box = passage.parentElement;
   while (box && !['auto', 'scroll'].includes(getComputedStyle(box).overflowY)) box = box.parentElement;
-  if (!box) return;
-  const offset = mark.getBoundingClientRect().top - box.getBoundingClientRect().top;
-  box.scrollTop += offset - box.clientHeight / 4;
+  if (!box || !box.clientHeight) return;
+  const head = element.querySelector('.qa-article-head');
+  const covered = head ? head.getBoundingClientRect().height : 0;
+  const room = Math.max(box.clientHeight - covered, 0);
+  const frameTop = box.getBoundingClientRect().top;
+  const inBox = (e) => e.getBoundingClientRect().top - frameTop + box.scrollTop;
+  const gap = Math.min(24, room / 8);
+  const answerTop = inBox(answer), answerBottom = answerTop + answer.getBoundingClientRect().height;
+  let target = inBox(passage) - covered - gap;
+  if (answerBottom - target > box.clientHeight - gap) target = answerTop - covered - room / 4;
+  box.scrollTop = Math.max(0, target);
+  const shown = answer.getBoundingClientRect();
+  if (shown.top < 0 || shown.bottom > window.innerHeight) {
+    window.scrollBy({top: shown.top - window.innerHeight / 3});
+  }
 };
 // The Article tab may mount only when first shown, with its value already set: reveal on load
 // too, not just when the value changes.
