@@ -92,6 +92,32 @@ def last_bot_text(page) -> str:
     return page.locator(BOT_MESSAGES).last.inner_text()
 
 
+# --------------------------------------------------------------------------- 2. copying
+
+
+def test_the_copy_button_copies_the_readable_answer(browser, served):
+    context, page = open_page(browser, served)
+    context.grant_permissions(["clipboard-read", "clipboard-write"], origin=served.local_url.rstrip("/"))
+    try:
+        question = "Wo finden die Gespräche *der USA* mit Russland statt? [x]"
+        ask(page, question)
+        page.locator(BOT_BUBBLES).last.hover()
+        copy_buttons = page.locator("#qa-chat .message-buttons button")
+        copy_buttons.last.click()
+        copied = page.evaluate("navigator.clipboard.readText()")
+        shot(page, "2-copy")
+        assert copied.startswith("Genf [1]\nEinschätzung: ")
+        assert "\\" not in copied and "**" not in copied and "&" not in copied
+        assert "Quellen:" in copied and f"[1] {TITLE}" in copied
+
+        page.locator(USER_MESSAGES).last.hover()
+        copy_buttons.first.click()
+        assert page.evaluate("navigator.clipboard.readText()") == question
+        assert page.errors == []
+    finally:
+        context.close()
+
+
 # --------------------------------------------------------------------------- 3. commas in titles
 
 

@@ -33,7 +33,7 @@ from qa.answering.present import MAX_ALTERNATIVES, AnswerView, present, response
 from qa.settings import Settings, configure_logging, settings_from_args  # noqa: E402
 from qa.system import QASystem  # noqa: E402
 from qa.web import render  # noqa: E402
-from qa.web.assets import ARTICLE_JS, CSS, DOCUMENTS_JS, SOURCES_JS, THEME  # noqa: E402
+from qa.web.assets import ARTICLE_JS, COPY_JS, CSS, DOCUMENTS_JS, SOURCES_JS, THEME  # noqa: E402
 from qa.web.options import add_serve_arguments  # noqa: E402
 
 log = logging.getLogger("qa.app")
@@ -457,6 +457,7 @@ def launch(blocks: gr.Blocks, *, host: str, port: int | None, share: bool = Fals
         prevent_thread_lock=prevent_thread_lock,
         theme=THEME,
         css=CSS,
+        js=COPY_JS,
         ssr_mode=False,
         show_error=False,
         quiet=prevent_thread_lock,

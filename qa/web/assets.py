@@ -106,3 +106,43 @@ element.addEventListener('click', (event) => {
   if (row && element.contains(row)) trigger('open_document', {doc_id: row.dataset.doc});
 });
 """
+# Run once per page (launch(js=...)). Gradio's copy button under a chat message copies the
+# message's source, which for this chat is escaped Markdown ("**Genf** \[1\]  \n…"). In the
+# capture phase of that click this notes the text the message shows (innerText: "Genf [1]\n
+# Einschätzung: …" and the source lines); Gradio's handler then calls writeText (or, without a
+# clipboard API, execCommand('copy')) in the same click, and gets the shown text instead. Its
+# "copied" tick and copy event stay as they are. The chat's only per-message buttons are copy.
+COPY_JS = """
+() => {
+  let shown = null;
+  const shownText = (button) => {
+    const chat = document.getElementById('qa-chat');
+    if (!chat) return null;
+    const before = [...chat.querySelectorAll('[data-testid="bot"], [data-testid="user"]')]
+      .filter((m) => m.compareDocumentPosition(button) & Node.DOCUMENT_POSITION_FOLLOWING);
+    const message = before[before.length - 1];
+    if (!message) return null;
+    return (message.querySelector('.message-content') || message).innerText.trim();
+  };
+  document.addEventListener('click', (event) => {
+    const button = event.target.closest && event.target.closest('#qa-chat .message-buttons button');
+    if (!button) return;
+    shown = shownText(button);
+    setTimeout(() => { shown = null; }, 0);  // only for this click's copy
+  }, true);
+  if (navigator.clipboard && navigator.clipboard.writeText) {
+    const write = navigator.clipboard.writeText.bind(navigator.clipboard);
+    navigator.clipboard.writeText = (text) => {
+      const chosen = shown === null ? text : shown;
+      shown = null;
+      return write(chosen);
+    };
+  }
+  document.addEventListener('copy', (event) => {
+    if (shown === null || !event.clipboardData) return;
+    event.clipboardData.setData('text/plain', shown);
+    event.preventDefault();
+    shown = null;
+  }, true);
+}
+"""
