@@ -92,6 +92,34 @@ def last_bot_text(page) -> str:
     return page.locator(BOT_MESSAGES).last.inner_text()
 
 
+# --------------------------------------------------------------------------- 1. the trash icon
+
+
+def test_the_chats_trash_icon_starts_a_new_conversation(browser, served, pipeline):
+    context, page = open_page(browser, served)
+    try:
+        ask(page, ASK_GENEVA)
+        assert page.locator("#qa-sources mark.qa-answer").first.inner_text() == "Genf"
+        page.locator("#qa-chat button[aria-label='Clear']").click()
+        page.wait_for_timeout(500)
+        assert page.locator(BOT_BUBBLES).count() == 0
+        assert "No sources yet" in page.locator("#qa-sources").inner_text()
+
+        ask(page, "Und wann?")  # nothing to follow up on any more
+        assert not pipeline.calls[-1]["history"]
+        assert "Verstanden als" not in last_bot_text(page)
+        ask(page, ASK_COUNCIL)
+        assert pipeline.calls[-1]["history"] == ["Und wann?"]
+        page.get_by_role("tab", name="All articles").click()
+        page.locator(BOT_BUBBLES).nth(1).click()  # the new answer: its own sources
+        page.locator("#qa-sources mark.qa-answer").first.wait_for(timeout=5_000)
+        assert page.locator("#qa-sources mark.qa-answer").first.inner_text() == "Mittwoch"
+        shot(page, "1-trash")
+        assert page.errors == []
+    finally:
+        context.close()
+
+
 # --------------------------------------------------------------------------- 2. copying
 
 

@@ -197,6 +197,13 @@ class ChatService:
         return messages, turn_list, render.sources_html(shown), shown, gr.Tabs(selected="sources")
 
     @staticmethod
+    def new_conversation():
+        """"New conversation" and the chat's own trash icon: no messages, no turns (so no
+        follow-up resolves against a hidden question and no click shows an old answer's
+        sources), no sources, an empty box and no pending question."""
+        return [], [], render.sources_html(None), None, "", ""
+
+    @staticmethod
     def select_message(turn_list: list, evt: gr.SelectData):
         """Clicking a message shows the sources of that answer (or of the answer to it)."""
         index = evt.index if isinstance(evt.index, int) else evt.index[0]
@@ -433,9 +440,11 @@ def _wire(blocks: gr.Blocks, page: _Page, service: ChatService) -> None:
                         **private)
     page.sources.open_citation(service.open_citation, [page.shown_view], [page.article, page.tabs], **private)
     page.document_list.open_document(service.open_document, None, [page.article, page.tabs], **private)
-    page.clear.click(lambda: ([], [], render.sources_html(None), None, ""), None,
-                     [page.chatbot, page.turns, page.sources, page.shown_view, page.question],
-                     queue=False, **private)
+    # The Chatbot's own trash icon empties only its view; it resets the conversation too.
+    for trigger in (page.clear.click, page.chatbot.clear):
+        trigger(service.new_conversation, None,
+                [page.chatbot, page.turns, page.sources, page.shown_view, page.question, page.pending],
+                queue=False, **private)
     corpus_outputs = [page.header, page.document_list, page.restrict, page.documents_tab]
     page.add_button.click(service.add_from_form, [page.upload, page.new_title, page.new_text, page.replace],
                           [page.add_result, *corpus_outputs, page.article, page.tabs, page.upload,
