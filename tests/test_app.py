@@ -42,9 +42,15 @@ def service(pipeline):
 
 
 def ask_in_chat(service, question, messages=(), turns=(), **settings):
-    _, messages, turns, pending = service.show_question(question, list(messages), list(turns))
+    """Show and answer ``question`` as the chat does; (messages, turns, sources, view), with
+    the messages unchanged and no view when nothing was asked (a blank question)."""
+    turns = list(turns)
+    service.show_question(question, turns)  # changes ``turns`` in place, as in a session
     values = dict(k=5, top_n=3, threshold=None, doc_ids=[], current_view=None) | settings
-    messages, turns, sources, view, _ = service.answer_turn(pending, messages, turns, **values)
+    answered = service.answer_turn(turns, **values)
+    if answered[0] == gr.skip():
+        return list(messages), turns, None, None
+    messages, turns, sources, view, _ = answered
     return messages, turns, sources, view
 
 
@@ -54,20 +60,58 @@ def test_a_question_gets_an_answer_with_citation_and_sources(service):
     assert messages[1]["content"].startswith(f"**{app.render.escape_markdown(view.answer.text)}** \\[1\\]")
     assert re.search(r"Einschätzung: (sicher|unsicher) \(\d+ %\)", messages[1]["content"])
     assert 'class="qa-answer"' in sources and 'data-cite="1"' in sources
-    assert turns[0] is None and turns[1].view is view
+    assert turns[0].role == "user" and turns[0].view is None and turns[1].view is view
+    assert [t.content for t in turns] == [m["content"] for m in messages]
 
 
-@pytest.mark.parametrize("question, expected", [
-    ("", "Bitte eine Frage eingeben"),
-    ("   ", "Bitte eine Frage eingeben"),
-    ("x" * 10_000, "Die Frage ist 10"),
-    (12345, "Bitte eine Frage als Text"),
-    (None, "Bitte eine Frage eingeben"),
-])
-def test_bad_input_gets_a_friendly_message_not_a_traceback(service, pipeline, question, expected):
-    messages, _, _, view = ask_in_chat(service, question)
-    assert view is None and expected in messages[-1]["content"]
-    assert messages[-1]["role"] == "assistant" and pipeline.calls == []
+def test_a_too_long_question_gets_a_friendly_message_not_a_traceback(service, pipeline):
+    messages, _, _, view = ask_in_chat(service, "x" * 10_000)
+    assert view is None and "Die Frage ist 10" in messages[-1]["content"]
+    assert [m["role"] for m in messages] == ["user", "assistant"] and pipeline.calls == []
+
+
+@pytest.mark.parametrize("question", ["", "   ", 12345, None])
+def test_a_blank_question_adds_nothing_to_the_chat(service, pipeline, question):
+    messages, turns, _, _ = ask_in_chat(service, QUESTION)
+    again, turns, sources, view = ask_in_chat(service, question, messages, turns)
+    assert again == messages and len(turns) == 2 and view is None and len(pipeline.calls) == 1
+
+
+def test_questions_shown_before_their_answers_are_answered_in_order(service, pipeline):
+    """Two questions sent at once: both are shown, then each answer goes under its question."""
+    values = dict(k=5, top_n=3, threshold=None, doc_ids=[], current_view=None)
+    turns = []
+    for question in (QUESTION, "Wo finden Gespräche in Genf statt?"):
+        _, messages, turns = service.show_question(question, turns)
+    assert [m["role"] for m in messages] == ["user", "user"]
+    messages, turns, _, first, _ = service.answer_turn(turns, **values)
+    assert [m["role"] for m in messages] == ["user", "assistant", "user"]
+    messages, turns, _, second, _ = service.answer_turn(turns, **values)
+    assert [m["role"] for m in messages] == ["user", "assistant", "user", "assistant"]
+    assert (first.question, second.question) == (QUESTION, "Wo finden Gespräche in Genf statt?")
+    assert pipeline.calls[1]["history"] == [QUESTION]
+    assert service.answer_turn(turns, **values)[0] == gr.skip()  # no question waits
+
+
+def test_a_double_click_on_ask_shows_the_question_once(service, pipeline):
+    turns = []
+    for _ in range(2):  # the box still held the question when the second click was sent
+        _, messages, turns = service.show_question(QUESTION, turns)
+    assert len(messages) == 1
+    values = dict(k=5, top_n=3, threshold=None, doc_ids=[], current_view=None)
+    messages, turns, *_ = service.answer_turn(turns, **values)
+    messages, turns, _, _ = ask_in_chat(service, QUESTION, messages, turns)  # asked again later
+    assert [m["role"] for m in messages] == ["user", "assistant", "user", "assistant"]
+    assert len(pipeline.calls) == 2
+
+
+def test_a_new_conversation_drops_an_answer_still_running(service):
+    values = dict(k=5, top_n=3, threshold=None, doc_ids=[], current_view=None)
+    _, _, turns = service.show_question(QUESTION, [])
+    original = service.ask
+    service.ask = lambda *a, **kw: (service.new_conversation(turns), original(*a, **kw))[1]
+    answered = service.answer_turn(turns, **values)
+    assert turns == [] and all(value == gr.skip() for value in answered)
 
 
 def test_a_long_question_is_shown_shortened(service):

@@ -288,3 +288,35 @@ def test_the_chat_column_keeps_its_place_when_the_first_answer_arrives(browser, 
         assert abs(side_before[0] - side_after[0]) <= 2 and abs(side_before[1] - side_after[1]) <= 2
     finally:
         context.close()
+
+
+# --------------------------------------------------------------------------- 8. two at once
+
+
+def test_two_questions_sent_back_to_back_are_both_answered_in_order(browser, corpus):
+    def slow_answer(question):  # the first question is still being read when the second comes
+        time.sleep(1.0 if "Gespräche" in question else 0.1)
+        return answer_for(question)
+
+    pipeline = FakePipeline(fake_documents(corpus), reader=FakeReader(answer_for=slow_answer))
+    served = start_app(app.ChatService(QASystem(Settings(), pipeline=pipeline)))
+    context, page = open_page(browser, served)
+    try:
+        box = page.locator("#qa-question textarea")
+        box.fill(ASK_GENEVA)
+        box.press("Enter")
+        box.fill(ASK_COUNCIL)
+        box.press("Enter")
+        page.wait_for_function(
+            f"""() => [...document.querySelectorAll("{BOT_BUBBLES}")].filter(
+                m => m.querySelector('strong')).length >= 2""", timeout=30_000)
+        page.wait_for_timeout(1000)
+        shot(page, "8-two")
+        order = page.locator("#qa-chat [data-testid='user'], #qa-chat [data-testid='bot']").evaluate_all(
+            "ms => ms.map(m => [m.dataset.testid, (m.querySelector('strong') || m).innerText])")
+        assert order == [["user", ASK_GENEVA], ["bot", "Genf"], ["user", ASK_COUNCIL], ["bot", "Mittwoch"]]
+        assert [call["question"] for call in pipeline.calls] == [ASK_GENEVA, ASK_COUNCIL]
+        assert page.errors == []
+    finally:
+        context.close()
+        served.close()

@@ -14,9 +14,11 @@ import os
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Callable, Mapping, Sequence
@@ -74,10 +76,42 @@ class Added:
 
 @dataclass(frozen=True, slots=True)
 class Turn:
-    """One chat message's backing data: the question asked and, for answers, what was shown."""
+    """One chat message: a question as asked (role "user") or its answer, with what it shows
+    (escaped Markdown) and, for an answer, the AnswerView whose sources it has."""
 
     question: str
     view: AnswerView | None = None
+    content: str = ""
+    role: str = "assistant"
+
+
+# A session's turns are one list that the show, answer and clear handlers change in place
+# (Gradio hands a State's own object to each handler), on different threads; this guards it,
+# and the questions being answered now (by id), so two answer events never take the same one.
+_TURNS_LOCK = threading.Lock()
+_ANSWERING: set[int] = set()
+
+
+def _messages(turn_list: Sequence[Turn]) -> list[dict]:
+    """The Chatbot's messages: one per turn, so message i is turn i."""
+    return [{"role": t.role, "content": t.content} for t in turn_list]
+
+
+def _next_question(turn_list: Sequence[Turn]) -> tuple[Turn | None, list[str]]:
+    """The oldest question without an answer that no one is answering yet, and the questions
+    answered before it (the history a follow-up is resolved against)."""
+    history: list[str] = []
+    for position, turn in enumerate(turn_list):
+        if turn.role != "user":
+            continue
+        reply = turn_list[position + 1] if position + 1 < len(turn_list) else None
+        if reply is None or reply.role == "user":
+            if id(turn) in _ANSWERING:
+                continue
+            return turn, history
+        if reply.view is not None:
+            history.append(turn.question)
+    return None, history
 
 
 class ChatService:
@@ -162,46 +196,71 @@ class ChatService:
     # --- the chat's event handlers (Gradio passes component values; they return updates) ----
 
     @staticmethod
-    def show_question(text: object, messages: list, turn_list: list):
-        """Put the question into the chat at once (escaped, shortened) and clear the box."""
+    def show_question(text: object, turn_list: list | None):
+        """Put the question into the chat at once (escaped, shortened) and clear the box. It
+        joins the session's turns in place, and the answer event answers the oldest question
+        still unanswered: a second question sent before the first is answered waits its turn
+        (a single pending slot let it replace the first). A blank question adds nothing."""
+        turn_list = [] if turn_list is None else turn_list
         shown = " ".join(text.split()) if isinstance(text, str) else ""
+        if not shown:
+            return "", gr.skip(), gr.skip()
         if len(shown) > SHOWN_QUESTION_CHARS:
             shown = shown[:SHOWN_QUESTION_CHARS] + " …"
-        messages = list(messages or [])
-        turn_list = list(turn_list or [])
-        if shown:
-            messages.append({"role": "user", "content": render.question_markdown(shown)})
-            turn_list.append(None)
-        return "", messages, turn_list, text
+        with _TURNS_LOCK:
+            last = turn_list[-1] if turn_list else None
+            if last is None or last.role != "user" or last.question != text:  # not a double click
+                turn_list.append(Turn(question=text, content=render.question_markdown(shown), role="user"))
+            return "", _messages(turn_list), turn_list
 
-    def answer_turn(self, text: object, messages: list, turn_list: list, k: float, top_n: float,
-                    threshold: float, doc_ids: list[str] | None, current_view):
-        """Answer the pending question; a user mistake or a bug becomes a chat message."""
-        messages = list(messages or [])
-        turn_list = list(turn_list or [])
-        history = [t.question for t in turn_list if t is not None and t.view is not None]
+    def answer_turn(self, turn_list: list | None, k: float, top_n: float, threshold: float,
+                    doc_ids: list[str] | None, current_view):
+        """Answer the oldest unanswered question of the chat, right under it; a user mistake
+        or a bug becomes the answer's message. Nothing when no question waits (or the chat
+        was cleared meanwhile)."""
+        turn_list = [] if turn_list is None else turn_list
+        with _TURNS_LOCK:
+            asked, history = _next_question(turn_list)
+            if asked is None:
+                return (gr.skip(),) * 5
+            _ANSWERING.add(id(asked))
+        try:
+            return self._answer(turn_list, asked, history, k, top_n, threshold, doc_ids, current_view)
+        finally:
+            with _TURNS_LOCK:
+                _ANSWERING.discard(id(asked))
+
+    def _answer(self, turn_list, asked, history, k, top_n, threshold, doc_ids, current_view):
+        """Ask ``asked`` and put its answer right under it (if it is still in the chat)."""
         view = None
         try:
-            view = self.ask(text, history=history, k=k, top_n=top_n, threshold=threshold,
+            view = self.ask(asked.question, history=history, k=k, top_n=top_n, threshold=threshold,
                             doc_ids=doc_ids or None)
             content = render.answer_markdown(view)
         except QAError as error:
             content = f"⚠️ {render.escape_markdown(str(error))}"
         except Exception:  # a bug, not a user mistake: log it, keep the page alive
-            log.exception("answering %r failed", text)
+            log.exception("answering %r failed", asked.question)
             content = ("⚠️ Something went wrong while answering; the details are in the "
                        "server log. Please try again or rephrase the question.")
-        messages.append({"role": "assistant", "content": content})
-        turn_list.append(Turn(question=text if isinstance(text, str) else "", view=view))
+        with _TURNS_LOCK:
+            position = next((i for i, turn in enumerate(turn_list) if turn is asked), None)
+            if position is None:  # "New conversation" while this was answered
+                return (gr.skip(),) * 5
+            turn_list.insert(position + 1, Turn(question=asked.question, view=view, content=content))
+            messages = _messages(turn_list)
         shown = view if view is not None else current_view
         return messages, turn_list, render.sources_html(shown), shown, gr.Tabs(selected="sources")
 
     @staticmethod
-    def new_conversation():
+    def new_conversation(turn_list: list | None):
         """"New conversation" and the chat's own trash icon: no messages, no turns (so no
-        follow-up resolves against a hidden question and no click shows an old answer's
-        sources), no sources, an empty box and no pending question."""
-        return [], [], render.sources_html(None), None, "", ""
+        follow-up resolves against a hidden question, no click shows an old answer's sources,
+        and an answer still running for the old chat is dropped), no sources, an empty box."""
+        with _TURNS_LOCK:
+            if turn_list is not None:
+                turn_list.clear()
+        return [], [] if turn_list is None else turn_list, render.sources_html(None), None, ""
 
     @staticmethod
     def select_message(turn_list: list, evt: gr.SelectData):
@@ -329,8 +388,7 @@ def build_app(service: ChatService, *, examples: Sequence[str] = SEED_EXAMPLES,
     ``allow_add=False`` (``--read-only``) hides "Add an article"."""
     with gr.Blocks(title="News QA · answers with sources", analytics_enabled=False) as blocks:
         page = _Page(
-            turns=gr.State([]),         # aligned with the chat messages: Turn or None
-            pending=gr.State(""),       # the question between showing it and answering it
+            turns=gr.State([]),         # the conversation, one Turn per chat message
             shown_view=gr.State(None),  # the AnswerView whose sources the inspector shows
             header=gr.HTML(render.header_html(service.status()), js_on_load=None),
         )
@@ -352,7 +410,7 @@ def _chat(page: _Page, examples: Sequence[str]) -> None:
     page.chatbot = gr.Chatbot(
         label="Chat", show_label=False, elem_id="qa-chat", height=540, latex_delimiters=[],
         sanitize_html=True, render_markdown=True, feedback_options=None, buttons=["copy"],
-        layout="bubble",
+        layout="bubble", group_consecutive_messages=False,  # two questions: two bubbles
         placeholder="**Ask a question about the articles.** "
                     "Follow-ups such as *Und wann?* or *And who else?* work too.",
     )
@@ -425,25 +483,28 @@ def _wire(blocks: gr.Blocks, page: _Page, service: ChatService) -> None:
     article, a new conversation, adding an article, the page load, and the /ask API."""
     private = dict(api_visibility="private")
     on_models = dict(concurrency_limit=PIPELINE_CONCURRENCY, concurrency_id="pipeline", **private)
-    show = dict(fn=service.show_question, inputs=[page.question, page.chatbot, page.turns],
-                outputs=[page.question, page.chatbot, page.turns, page.pending], queue=False, **private)
+    # Gradio drops a trigger while the same event is still pending ("once"); a second question
+    # sent before the first one's round trip ended was lost. Each is shown and answered now.
+    show = dict(fn=service.show_question, inputs=[page.question, page.turns],
+                outputs=[page.question, page.chatbot, page.turns], queue=False,
+                trigger_mode="multiple", **private)
     answer = dict(fn=service.answer_turn,
-                  inputs=[page.pending, page.chatbot, page.turns, page.k, page.top_n, page.threshold,
-                          page.restrict, page.shown_view],
-                  outputs=[page.chatbot, page.turns, page.sources, page.shown_view, page.tabs], **on_models)
+                  inputs=[page.turns, page.k, page.top_n, page.threshold, page.restrict, page.shown_view],
+                  outputs=[page.chatbot, page.turns, page.sources, page.shown_view, page.tabs],
+                  trigger_mode="multiple", **on_models)
     for trigger in (page.question.submit, page.ask_button.click):
         trigger(**show).then(**answer)
     for button, example in page.example_buttons:
-        button.click(lambda e=example: e, None, page.pending, queue=False, **private).then(
-            **{**show, "inputs": [page.pending, page.chatbot, page.turns]}).then(**answer)
+        button.click(**{**show, "fn": partial(service.show_question, example),
+                        "inputs": [page.turns]}).then(**answer)
     page.chatbot.select(service.select_message, [page.turns], [page.sources, page.shown_view, page.tabs],
                         **private)
     page.sources.open_citation(service.open_citation, [page.shown_view], [page.article, page.tabs], **private)
     page.document_list.open_document(service.open_document, None, [page.article, page.tabs], **private)
     # The Chatbot's own trash icon empties only its view; it resets the conversation too.
     for trigger in (page.clear.click, page.chatbot.clear):
-        trigger(service.new_conversation, None,
-                [page.chatbot, page.turns, page.sources, page.shown_view, page.question, page.pending],
+        trigger(service.new_conversation, [page.turns],
+                [page.chatbot, page.turns, page.sources, page.shown_view, page.question],
                 queue=False, **private)
     corpus_outputs = [page.header, page.document_list, page.restrict, page.documents_tab]
     page.add_button.click(service.add_from_form, [page.upload, page.new_title, page.new_text, page.replace],
