@@ -93,6 +93,20 @@ def test_questions_shown_before_their_answers_are_answered_in_order(service, pip
     assert service.answer_turn(turns, **values)[0] == gr.skip()  # no question waits
 
 
+def test_questions_keep_the_order_the_page_sent_them_in(service):
+    """Two requests sent at once may arrive in either order; the page numbers them."""
+    values = dict(k=5, top_n=3, threshold=None, doc_ids=[], current_view=None)
+    later = "Wo finden Gespräche in Genf statt?"
+    turns = []
+    service.show_question(later, turns, 2)
+    _, messages, turns = service.show_question(QUESTION, turns, 1)
+    assert [t.question for t in turns] == [QUESTION, later]
+    for _ in range(2):
+        messages, turns, *_ = service.answer_turn(turns, **values)
+    assert [(t.role, t.question) for t in turns] == [
+        ("user", QUESTION), ("assistant", QUESTION), ("user", later), ("assistant", later)]
+
+
 def test_a_double_click_on_ask_shows_the_question_once(service, pipeline):
     turns = []
     for _ in range(2):  # the box still held the question when the second click was sent

@@ -53,6 +53,8 @@ SEED_EXAMPLES = (
     "What did Biden offer Ukraine?",
 )
 SHOWN_QUESTION_CHARS = 300
+# Runs in the page as a question is sent: numbers it (the last input, ``sent``).
+SENT_JS = "({inputs}, sent) => [{inputs}, (window.qaSent = (window.qaSent || 0) + 1)]"
 # Gradio's own cap on an upload: twice the article limit, so anything between gets our
 # clear "too large" message and nothing much larger is ever written to disk.
 UPLOAD_LIMIT = f"{2 * intake.MAX_ARTICLE_BYTES // 1_000_000}mb"
@@ -83,6 +85,7 @@ class Turn:
     view: AnswerView | None = None
     content: str = ""
     role: str = "assistant"
+    sent: float | None = None  # a question's place in the order the page sent them
 
 
 # A session's turns are one list that the show, answer and clear handlers change in place
@@ -196,11 +199,13 @@ class ChatService:
     # --- the chat's event handlers (Gradio passes component values; they return updates) ----
 
     @staticmethod
-    def show_question(text: object, turn_list: list | None):
+    def show_question(text: object, turn_list: list | None, sent: float | None = None):
         """Put the question into the chat at once (escaped, shortened) and clear the box. It
         joins the session's turns in place, and the answer event answers the oldest question
         still unanswered: a second question sent before the first is answered waits its turn
-        (a single pending slot let it replace the first). A blank question adds nothing."""
+        (a single pending slot let it replace the first). ``sent`` numbers the questions in
+        the order the page sent them, since two requests sent at once may arrive in either
+        order: a question goes before those sent after it. A blank question adds nothing."""
         turn_list = [] if turn_list is None else turn_list
         shown = " ".join(text.split()) if isinstance(text, str) else ""
         if not shown:
@@ -208,9 +213,13 @@ class ChatService:
         if len(shown) > SHOWN_QUESTION_CHARS:
             shown = shown[:SHOWN_QUESTION_CHARS] + " …"
         with _TURNS_LOCK:
-            last = turn_list[-1] if turn_list else None
-            if last is None or last.role != "user" or last.question != text:  # not a double click
-                turn_list.append(Turn(question=text, content=render.question_markdown(shown), role="user"))
+            waiting = {t.question for i, t in enumerate(turn_list) if t.role == "user"
+                       and (i + 1 == len(turn_list) or turn_list[i + 1].role == "user")}
+            if text not in waiting:  # else a double click on Ask sent it twice
+                later = (i for i, t in enumerate(turn_list) if t.role == "user" and sent is not None
+                         and t.sent is not None and t.sent > sent)
+                turn_list.insert(next(later, len(turn_list)), Turn(
+                    question=text, content=render.question_markdown(shown), role="user", sent=sent))
             return "", _messages(turn_list), turn_list
 
     def answer_turn(self, turn_list: list | None, k: float, top_n: float, threshold: float,
@@ -419,6 +428,7 @@ def _chat(page: _Page, examples: Sequence[str]) -> None:
             show_label=False, placeholder="z. B. Wann ist die Sitzung des Nato-Russland-Rates?",
             lines=1, max_lines=4, scale=8, elem_id="qa-question", autofocus=True)
         page.ask_button = gr.Button("Ask", variant="primary", scale=1, min_width=80, elem_id="qa-ask")
+    page.sent = gr.Number(None, visible=False)  # set by SENT_JS as each question is sent
     page.example_buttons = []
     if examples:
         with gr.Column(elem_id="qa-examples"):
@@ -485,9 +495,9 @@ def _wire(blocks: gr.Blocks, page: _Page, service: ChatService) -> None:
     on_models = dict(concurrency_limit=PIPELINE_CONCURRENCY, concurrency_id="pipeline", **private)
     # Gradio drops a trigger while the same event is still pending ("once"); a second question
     # sent before the first one's round trip ended was lost. Each is shown and answered now.
-    show = dict(fn=service.show_question, inputs=[page.question, page.turns],
+    show = dict(fn=service.show_question, inputs=[page.question, page.turns, page.sent],
                 outputs=[page.question, page.chatbot, page.turns], queue=False,
-                trigger_mode="multiple", **private)
+                trigger_mode="multiple", js=SENT_JS.format(inputs="text, turns"), **private)
     answer = dict(fn=service.answer_turn,
                   inputs=[page.turns, page.k, page.top_n, page.threshold, page.restrict, page.shown_view],
                   outputs=[page.chatbot, page.turns, page.sources, page.shown_view, page.tabs],
@@ -496,7 +506,8 @@ def _wire(blocks: gr.Blocks, page: _Page, service: ChatService) -> None:
         trigger(**show).then(**answer)
     for button, example in page.example_buttons:
         button.click(**{**show, "fn": partial(service.show_question, example),
-                        "inputs": [page.turns]}).then(**answer)
+                        "inputs": [page.turns, page.sent], "js": SENT_JS.format(inputs="turns")}
+                     ).then(**answer)
     page.chatbot.select(service.select_message, [page.turns], [page.sources, page.shown_view, page.tabs],
                         **private)
     page.sources.open_citation(service.open_citation, [page.shown_view], [page.article, page.tabs], **private)
