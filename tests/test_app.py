@@ -70,11 +70,20 @@ def test_a_too_long_question_gets_a_friendly_message_not_a_traceback(service, pi
     assert [m["role"] for m in messages] == ["user", "assistant"] and pipeline.calls == []
 
 
-@pytest.mark.parametrize("question", ["", "   ", 12345, None])
-def test_a_blank_question_adds_nothing_to_the_chat(service, pipeline, question):
+@pytest.mark.parametrize("question, expected", [
+    ("", "Bitte eine Frage eingeben"),
+    ("   ", "Bitte eine Frage eingeben"),
+    (12345, "Bitte eine Frage als Text"),
+    (None, "Bitte eine Frage eingeben"),
+])
+def test_a_blank_question_adds_nothing_to_the_chat_and_shows_a_hint(service, pipeline, question,
+                                                                    expected):
     messages, turns, _, _ = ask_in_chat(service, QUESTION)
+    box, shown, _, hint = service.show_question(question, turns)
+    assert box == "" and shown == gr.skip() and hint.visible and expected in hint.value
     again, turns, sources, view = ask_in_chat(service, question, messages, turns)
     assert again == messages and len(turns) == 2 and view is None and len(pipeline.calls) == 1
+    assert service.show_question(QUESTION, turns)[3].visible is False  # the next question hides it
 
 
 def test_questions_shown_before_their_answers_are_answered_in_order(service, pipeline):
@@ -82,7 +91,7 @@ def test_questions_shown_before_their_answers_are_answered_in_order(service, pip
     values = dict(k=5, top_n=3, threshold=None, doc_ids=[], current_view=None)
     turns = []
     for question in (QUESTION, "Wo finden Gespräche in Genf statt?"):
-        _, messages, turns = service.show_question(question, turns)
+        _, messages, turns, _ = service.show_question(question, turns)
     assert [m["role"] for m in messages] == ["user", "user"]
     messages, turns, _, first, _ = service.answer_turn(turns, **values)
     assert [m["role"] for m in messages] == ["user", "assistant", "user"]
@@ -99,7 +108,7 @@ def test_questions_keep_the_order_the_page_sent_them_in(service):
     later = "Wo finden Gespräche in Genf statt?"
     turns = []
     service.show_question(later, turns, 2)
-    _, messages, turns = service.show_question(QUESTION, turns, 1)
+    _, messages, turns, _ = service.show_question(QUESTION, turns, 1)
     assert [t.question for t in turns] == [QUESTION, later]
     for _ in range(2):
         messages, turns, *_ = service.answer_turn(turns, **values)
@@ -110,7 +119,7 @@ def test_questions_keep_the_order_the_page_sent_them_in(service):
 def test_a_double_click_on_ask_shows_the_question_once(service, pipeline):
     turns = []
     for _ in range(2):  # the box still held the question when the second click was sent
-        _, messages, turns = service.show_question(QUESTION, turns)
+        _, messages, turns, _ = service.show_question(QUESTION, turns)
     assert len(messages) == 1
     values = dict(k=5, top_n=3, threshold=None, doc_ids=[], current_view=None)
     messages, turns, *_ = service.answer_turn(turns, **values)
@@ -121,7 +130,7 @@ def test_a_double_click_on_ask_shows_the_question_once(service, pipeline):
 
 def test_a_new_conversation_drops_an_answer_still_running(service):
     values = dict(k=5, top_n=3, threshold=None, doc_ids=[], current_view=None)
-    _, _, turns = service.show_question(QUESTION, [])
+    _, _, turns, _ = service.show_question(QUESTION, [])
     original = service.ask
     service.ask = lambda *a, **kw: (service.new_conversation(turns), original(*a, **kw))[1]
     answered = service.answer_turn(turns, **values)

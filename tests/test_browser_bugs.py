@@ -290,6 +290,31 @@ def test_the_chat_column_keeps_its_place_when_the_first_answer_arrives(browser, 
         context.close()
 
 
+# --------------------------------------------------------------------------- 7. empty question
+
+
+def test_an_empty_question_adds_nothing_to_the_chat_and_shows_a_hint(browser, served, pipeline):
+    context, page = open_page(browser, served)
+    try:
+        ask(page, ASK_GENEVA)
+        answer = last_bot_text(page)
+        box = page.locator("#qa-question textarea")
+        box.fill("    ")
+        box.press("Enter")
+        page.locator("#qa-hint .qa-hint").wait_for(timeout=10_000)
+        assert "Bitte eine Frage eingeben" in page.locator("#qa-hint").inner_text()
+        page.wait_for_timeout(500)
+        shot(page, "7-empty")
+        assert page.locator(BOT_BUBBLES).count() == 1 and page.locator(USER_MESSAGES).count() == 1
+        assert last_bot_text(page) == answer
+        assert len(pipeline.calls) == 1
+        ask(page, ASK_COUNCIL)  # the next question takes the hint away
+        assert not page.locator("#qa-hint .qa-hint").is_visible()
+        assert page.errors == []
+    finally:
+        context.close()
+
+
 # --------------------------------------------------------------------------- 8. two at once
 
 

@@ -31,6 +31,7 @@ from embeddings import intake  # noqa: E402
 from embeddings.documents import Document  # noqa: E402
 from embeddings.errors import QAError  # noqa: E402
 from embeddings.locking import writer_lock  # noqa: E402
+from qa.answering.question import check_question  # noqa: E402
 from qa.answering.present import MAX_ALTERNATIVES, AnswerView, present, response_json  # noqa: E402
 from qa.settings import Settings, configure_logging, settings_from_args  # noqa: E402
 from qa.system import QASystem  # noqa: E402
@@ -205,11 +206,18 @@ class ChatService:
         still unanswered: a second question sent before the first is answered waits its turn
         (a single pending slot let it replace the first). ``sent`` numbers the questions in
         the order the page sent them, since two requests sent at once may arrive in either
-        order: a question goes before those sent after it. A blank question adds nothing."""
+        order: a question goes before those sent after it. A blank question adds nothing to
+        the chat (its warning used to merge into the previous answer's bubble): a notice says
+        to type one (under the box, until the next question), in the words of the one
+        question check."""
         turn_list = [] if turn_list is None else turn_list
         shown = " ".join(text.split()) if isinstance(text, str) else ""
         if not shown:
-            return "", gr.skip(), gr.skip()
+            try:
+                check_question(text)
+            except QAError as error:
+                return "", gr.skip(), gr.skip(), gr.HTML(render.hint_html(str(error)), visible=True)
+            return "", gr.skip(), gr.skip(), gr.skip()
         if len(shown) > SHOWN_QUESTION_CHARS:
             shown = shown[:SHOWN_QUESTION_CHARS] + " …"
         with _TURNS_LOCK:
@@ -220,7 +228,7 @@ class ChatService:
                          and t.sent is not None and t.sent > sent)
                 turn_list.insert(next(later, len(turn_list)), Turn(
                     question=text, content=render.question_markdown(shown), role="user", sent=sent))
-            return "", _messages(turn_list), turn_list
+            return "", _messages(turn_list), turn_list, gr.HTML("", visible=False)
 
     def answer_turn(self, turn_list: list | None, k: float, top_n: float, threshold: float,
                     doc_ids: list[str] | None, current_view):
@@ -428,6 +436,7 @@ def _chat(page: _Page, examples: Sequence[str]) -> None:
             show_label=False, placeholder="z. B. Wann ist die Sitzung des Nato-Russland-Rates?",
             lines=1, max_lines=4, scale=8, elem_id="qa-question", autofocus=True)
         page.ask_button = gr.Button("Ask", variant="primary", scale=1, min_width=80, elem_id="qa-ask")
+    page.hint = gr.HTML("", visible=False, elem_id="qa-hint", padding=False)  # "type a question"
     page.sent = gr.Number(None, visible=False)  # set by SENT_JS as each question is sent
     page.example_buttons = []
     if examples:
@@ -495,8 +504,10 @@ def _wire(blocks: gr.Blocks, page: _Page, service: ChatService) -> None:
     on_models = dict(concurrency_limit=PIPELINE_CONCURRENCY, concurrency_id="pipeline", **private)
     # Gradio drops a trigger while the same event is still pending ("once"); a second question
     # sent before the first one's round trip ended was lost. Each is shown and answered now.
+    # Not queued: the box's text is read when Enter is pressed (a queued event read it later,
+    # when the next question could already be typed there).
     show = dict(fn=service.show_question, inputs=[page.question, page.turns, page.sent],
-                outputs=[page.question, page.chatbot, page.turns], queue=False,
+                outputs=[page.question, page.chatbot, page.turns, page.hint], queue=False,
                 trigger_mode="multiple", js=SENT_JS.format(inputs="text, turns"), **private)
     answer = dict(fn=service.answer_turn,
                   inputs=[page.turns, page.k, page.top_n, page.threshold, page.restrict, page.shown_view],

@@ -23,6 +23,8 @@ CSS = """
 .qa-add-error { color: #991b1b; background: #fef2f2; border: 1px solid #fecaca; border-radius: 8px;
   padding: .45rem .6rem; font-size: .88rem; }
 #qa-examples button { font-size: .82rem; }
+.qa-hint { font-size: .88rem; padding: .3rem .6rem; border-left: 3px solid #f59e0b;
+  color: var(--body-text-color); }
 .qa-sources, .qa-article, .qa-doc-table { font-size: .92rem; line-height: 1.55; }
 .qa-card { border: 1px solid var(--border-color-primary); border-radius: 10px; padding: .7rem .85rem;
   margin-bottom: .7rem; background: var(--background-fill-primary); cursor: pointer; }

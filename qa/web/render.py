@@ -324,5 +324,10 @@ def added_html(document: Document, *, outcome: str, passages: int, note: str | N
             f"Ask about it now.{extra}</div>")
 
 
+def hint_html(message: str) -> str:
+    """A hint under the question box (e.g. an empty question), escaped."""
+    return f'<div class="qa-hint" role="alert">{escape_html(message)}</div>'
+
+
 def refused_html(message: str) -> str:
     return f'<div class="qa-add-error">⚠️ {escape_html(message)}</div>'
