@@ -45,6 +45,10 @@ AUTH_USER_ENV, AUTH_PASSWORD_ENV = "QA_AUTH_USER", "QA_AUTH_PASSWORD"
 # One question at a time reaches the models (QASystem's lock says why); Gradio queues the rest.
 PIPELINE_CONCURRENCY = 1
 QUEUE_SIZE = 200
+# Gradio keeps every session's copy of the page config (and its last outputs) until this many
+# newer sessions push it out: 75-90 KB for an API client, more for a long chat. Its default
+# of 10,000 let that grow by ~4.5 MB per 50 new users for 10,000 sessions (benchmarks/soak_app.py).
+SESSION_CAPACITY = 1000
 # Uploads wait here (inside the index folder, so on the same disk) while they are added.
 INCOMING = ".incoming"
 SEED_EXAMPLES = (
@@ -555,6 +559,7 @@ def launch(blocks: gr.Blocks, *, host: str, port: int | None, share: bool = Fals
         quiet=prevent_thread_lock,
         footer_links=["api"],
         max_file_size=UPLOAD_LIMIT,
+        state_session_capacity=SESSION_CAPACITY,
     )
 
 
