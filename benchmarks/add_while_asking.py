@@ -37,14 +37,21 @@ SEEDS_DEV = REPO / "eval" / "seeds_dev.jsonl"
 
 
 def big_article(folder: Path, megabytes: float) -> Path:
-    """One .txt article of about ``megabytes`` MB: a title, then 10kGNAD texts as paragraphs."""
+    """One .txt article of about ``megabytes`` MB: a title, then 10kGNAD texts as paragraphs
+    (all 1028 of them are 2.7 MB, so they repeat, each copy marked, for a larger article)."""
     limit = min(int(megabytes * 1_000_000), MAX_BYTES - 1000)
     parts, size = ["Sammelband: Nachrichten aus einem Jahr", ""], 0
-    for _, text in read_gnad():
-        if size + len(text.encode("utf-8")) + 2 > limit:
-            break
-        parts.append(text)
-        size += len(text.encode("utf-8")) + 2
+    texts = [text for _, text in read_gnad()]          # 2.7 MB in all: repeated as needed
+    for round_ in range(1 + limit // max(1, sum(len(t.encode("utf-8")) for t in texts))):
+        for text in texts:
+            text = text if round_ == 0 else f"({round_ + 1}. Folge) {text}"
+            if size + len(text.encode("utf-8")) + 2 > limit:
+                break
+            parts.append(text)
+            size += len(text.encode("utf-8")) + 2
+        else:
+            continue
+        break
     path = folder / "sammelband.txt"
     path.write_text("\n\n".join(parts) + "\n", encoding="utf-8")
     return path
