@@ -60,6 +60,17 @@ SEED_EXAMPLES = (
 SHOWN_QUESTION_CHARS = 300
 # Runs in the page as a question is sent: numbers it (the last input, ``sent``).
 SENT_JS = "({inputs}, sent) => [{inputs}, (window.qaSent = (window.qaSent || 0) + 1)]"
+# The question box is emptied in the page the moment a question is sent, not by the server's
+# answer to it: under load that answer came after the next question was typed and wiped it
+# (a second question sent right after the first was lost, 2 of 6 tries with the cores busy).
+ASK_JS = """(text, turns, sent) => {
+  const box = document.querySelector('#qa-question textarea');
+  if (box && box.value === text) {
+    box.value = '';
+    box.dispatchEvent(new Event('input', {bubbles: true}));
+  }
+  return [text, turns, (window.qaSent = (window.qaSent || 0) + 1)];
+}"""
 # Gradio's own cap on an upload: twice the article limit, so anything between gets our
 # clear "too large" message and nothing much larger is ever written to disk.
 UPLOAD_LIMIT = f"{2 * intake.MAX_ARTICLE_BYTES // 1_000_000}mb"
@@ -233,6 +244,12 @@ class ChatService:
                 turn_list.insert(next(later, len(turn_list)), Turn(
                     question=text, content=render.question_markdown(shown), role="user", sent=sent))
             return "", _messages(turn_list), turn_list, gr.HTML("", visible=False)
+
+    @classmethod
+    def show_typed_question(cls, text: object, turn_list: list | None, sent: float | None = None):
+        """:meth:`show_question` for the box: the page has emptied it already (ASK_JS), so the
+        server does not, and cannot wipe a question typed meanwhile."""
+        return cls.show_question(text, turn_list, sent)[1:]
 
     def answer_turn(self, turn_list: list | None, k: float, top_n: float, threshold: float,
                     doc_ids: list[str] | None, current_view):
@@ -517,8 +534,11 @@ def _wire(blocks: gr.Blocks, page: _Page, service: ChatService) -> None:
                   inputs=[page.turns, page.k, page.top_n, page.threshold, page.restrict, page.shown_view],
                   outputs=[page.chatbot, page.turns, page.sources, page.shown_view, page.tabs],
                   trigger_mode="multiple", **on_models)
+    # Typed questions: the page empties the box itself (ASK_JS); the server leaves it alone.
+    typed = {**show, "fn": service.show_typed_question, "js": ASK_JS,
+             "outputs": [page.chatbot, page.turns, page.hint]}
     for trigger in (page.question.submit, page.ask_button.click):
-        trigger(**show).then(**answer)
+        trigger(**typed).then(**answer)
     for button, example in page.example_buttons:
         button.click(**{**show, "fn": partial(service.show_question, example),
                         "inputs": [page.turns, page.sent], "js": SENT_JS.format(inputs="turns")}
