@@ -32,7 +32,10 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
-def run_load(url: str, users: int) -> dict:
+def run_load(url: str, users: int, *, questions: int = 1, offset: int = 0, close: bool = False) -> dict:
+    """``users`` clients ask ``questions`` questions each, all users at once (question
+    ``offset + i + j`` of QUESTIONS for user i's j-th). ``close``: the users leave afterwards
+    (their heartbeats end, as when a tab is closed)."""
     from gradio_client import Client
 
     latencies: list[float] = []
@@ -42,17 +45,18 @@ def run_load(url: str, users: int) -> dict:
     barrier = threading.Barrier(users)
 
     def user(i: int) -> None:
-        question = QUESTIONS[i % len(QUESTIONS)]
         barrier.wait()
-        started = time.perf_counter()
-        try:
-            data = clients[i].predict(question=question, api_name="/ask")
-            ok = isinstance(data, dict) and "answers" in data
-        except Exception as error:  # the figure we want: how many failed, and why
-            ok, data = False, f"{type(error).__name__}: {error}"
-        elapsed = time.perf_counter() - started
-        with lock:
-            (latencies.append(elapsed) if ok else errors.append(str(data)[:200]))
+        for j in range(questions):
+            question = QUESTIONS[(offset + i + j) % len(QUESTIONS)]
+            started = time.perf_counter()
+            try:
+                data = clients[i].predict(question=question, api_name="/ask")
+                ok = isinstance(data, dict) and "answers" in data
+            except Exception as error:  # the figure we want: how many failed, and why
+                ok, data = False, f"{type(error).__name__}: {error}"
+            elapsed = time.perf_counter() - started
+            with lock:
+                (latencies.append(elapsed) if ok else errors.append(str(data)[:200]))
 
     threads = [threading.Thread(target=user, args=(i,)) for i in range(users)]
     wall = time.perf_counter()
@@ -61,7 +65,11 @@ def run_load(url: str, users: int) -> dict:
     for thread in threads:
         thread.join()
     wall = time.perf_counter() - wall
-    return {"users": users, "ok": len(latencies), "errors": errors, "wall": wall,
+    if close:
+        for client in clients:
+            client.close()
+    return {"users": users, "questions": users * questions, "ok": len(latencies), "errors": errors,
+            "wall": wall,
             "p50": percentile(latencies, 0.5) if latencies else float("nan"),
             "p95": percentile(latencies, 0.95) if latencies else float("nan"),
             "max": max(latencies) if latencies else float("nan"),

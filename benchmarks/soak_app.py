@@ -19,14 +19,13 @@ import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.load_app import QUESTIONS, percentile  # noqa: E402
+from benchmarks.load_app import QUESTIONS, run_load  # noqa: E402
 from benchmarks.report import positive_int  # noqa: E402
 
 TITLE = "App memory over time (soak, gradio_client)"
@@ -70,42 +69,8 @@ def start_app(log_path: Path, timeout: float = 600) -> tuple[subprocess.Popen, s
 
 
 def run_round(url: str, users: int, questions: int, offset: int) -> dict:
-    """``users`` new clients ask ``questions`` questions each, all users at once."""
-    from gradio_client import Client
-
-    latencies: list[float] = []
-    errors: list[str] = []
-    lock = threading.Lock()
-    clients = [Client(url, verbose=False) for _ in range(users)]
-    barrier = threading.Barrier(users)
-
-    def user(i: int) -> None:
-        barrier.wait()
-        for j in range(questions):
-            question = QUESTIONS[(offset + i + j) % len(QUESTIONS)]
-            started = time.perf_counter()
-            try:
-                data = clients[i].predict(question=question, api_name="/ask")
-                ok = isinstance(data, dict) and "answers" in data
-            except Exception as error:  # the figure we want: how many failed, and why
-                ok, data = False, f"{type(error).__name__}: {error}"
-            elapsed = time.perf_counter() - started
-            with lock:
-                (latencies.append(elapsed) if ok else errors.append(str(data)[:200]))
-
-    threads = [threading.Thread(target=user, args=(i,)) for i in range(users)]
-    wall = time.perf_counter()
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    wall = time.perf_counter() - wall
-    for client in clients:  # the users leave: their heartbeats end, as when a tab is closed
-        client.close()
-    nan = float("nan")
-    return {"questions": users * questions, "ok": len(latencies), "errors": errors, "wall": wall,
-            "p50": percentile(latencies, 0.5) if latencies else nan,
-            "p95": percentile(latencies, 0.95) if latencies else nan}
+    """``users`` new clients ask ``questions`` questions each, all users at once, then leave."""
+    return run_load(url, users, questions=questions, offset=offset, close=True)
 
 
 def soak(rounds: int, users: int, questions: int, settle: float, log_path: Path) -> tuple[list[dict], float]:
