@@ -1,5 +1,5 @@
-"""Runtimes for the e5 encoder's transformer: torch (the default), ONNX Runtime, ONNX Runtime
-int8, OpenVINO.
+"""Runtimes for the e5 encoder's transformer: torch, ONNX Runtime, ONNX Runtime int8, OpenVINO
+(the default).
 
 sentence-transformers' own ``backend="onnx"/"openvino"`` goes through optimum-onnx (needs
 transformers < 4.58) and optimum-intel (< 5.6), which cannot be installed beside this project's
@@ -25,7 +25,10 @@ from embeddings.errors import QAError
 log = logging.getLogger(__name__)
 
 BACKENDS = ("torch", "onnx", "onnx-int8", "openvino")
-DEFAULT_BACKEND = "torch"
+# OpenVINO: 1.9-2.6× torch's chunks/s on 2 cores with torch's vectors (cosine 1.00000) and the
+# same GermanQuAD MRR@5 (docs/BENCHMARKS.md, "Embedding backends on one CPU"); an index built
+# with torch is kept (same fingerprint).
+DEFAULT_BACKEND = "openvino"
 # Backends whose vectors are today's torch vectors up to float rounding (cosine ≥ 0.99999 in
 # benchmarks/embed_backends.py): an index built with one is kept when another is chosen. int8
 # changes the weights, so its vectors are not interchangeable and its index is its own.
@@ -146,6 +149,9 @@ def with_backend(model, backend: str, *, export_dir: Path):
     if backend == "torch":
         return model
     first_name, first = next(iter(model._modules.items()))
+    if not hasattr(getattr(first, "model", None), "config"):
+        raise QAError(f"the {backend} embedding backend needs a sentence-transformers model whose first module "
+                      f"is a transformer, not {type(first).__name__}; use --embedding-backend torch")
     try:
         path = export_onnx(first.model, export_dir)
         if backend == "onnx-int8":

@@ -99,10 +99,12 @@ class RayCorpusEncoder:
     threads: int | None = None
     documents_per_batch: int = DOCUMENTS_PER_BATCH
 
-    def __call__(self, documents: Sequence[Document], embedder: Embedder, *, max_tokens: int, overlap: int,
-                 show_progress: bool) -> tuple[list[Chunk], np.ndarray]:
+    def __post_init__(self) -> None:
         if self.workers < 1:
             raise QAError(f"--ray-workers {self.workers}: give at least 1")
+
+    def __call__(self, documents: Sequence[Document], embedder: Embedder, *, max_tokens: int, overlap: int,
+                 show_progress: bool) -> tuple[list[Chunk], np.ndarray]:
         if not documents:
             return [], np.zeros((0, embedder.dimension), dtype=np.float32)
         ray = _import_ray()

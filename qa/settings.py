@@ -11,7 +11,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Mapping
 
-from embeddings.backends import BACKENDS
+from embeddings.backends import BACKENDS, DEFAULT_BACKEND
 from embeddings.cache import default_cache_dir
 from embeddings.errors import QAError
 from qa.reading.reader import DEFAULT_MODE, DEFAULT_NULL_WEIGHT, DEFAULT_PASSAGE_PRIOR
@@ -32,7 +32,7 @@ class Settings:
     embedding_model: str = "e5-small"
     # What runs the embedding model's transformer: "torch", "onnx", "onnx-int8" or "openvino"
     # (embeddings/backends.py; docs/BENCHMARKS.md, "Embedding backends on one CPU").
-    embedding_backend: str = "torch"
+    embedding_backend: str = DEFAULT_BACKEND
     # "builtin" is e5-small-qa-de assembled offline; any transformers QA model name/folder works.
     reader_model: str = "builtin"
     # "dense", "bm25" or "hybrid" (both fused; needs the BM25 part every index now carries).
@@ -115,7 +115,7 @@ def add_index_options(parser: argparse.ArgumentParser, *, corpus: bool = True) -
                         help="embedding model: e5-small (offline default), a sentence-transformers "
                              "name or a local folder")
     parser.add_argument("--embedding-backend", dest="embedding_backend", choices=BACKENDS, default=None,
-                        help="what runs the embedding model: torch (default), onnx, onnx-int8 or openvino "
+                        help="what runs the embedding model: openvino (default), torch, onnx or onnx-int8 "
                              "($QA_EMBEDDING_BACKEND); torch, onnx and openvino give the same vectors")
 
 

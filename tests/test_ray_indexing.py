@@ -57,7 +57,7 @@ def test_the_encoder_returns_chunks_in_document_order_however_the_workers_finish
     from embeddings.indexing import encode_locally
 
     documents = load_corpus(seeds_dir)[::-1]    # not sorted by id: the order given is kept
-    encoder = RayCorpusEncoder(model="e5-small", backend="torch", cache_dir=e5_cache(), workers=2,
+    encoder = RayCorpusEncoder(model="e5-small", backend=e5_embedder.backend, cache_dir=e5_cache(), workers=2,
                                documents_per_batch=1)
     chunks, vectors = encoder(documents, e5_embedder, max_tokens=120, overlap=0, show_progress=False)
     expected_chunks, expected = encode_locally(documents, e5_embedder, max_tokens=120, overlap=0,

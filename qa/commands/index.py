@@ -4,11 +4,11 @@ from __future__ import annotations
 import argparse
 import sys
 
+from embeddings.errors import QAError
 from embeddings.formats import page_label
 from qa.answering.present import hit_json
 from qa.commands.output import printable
 from qa.retrieval.retriever import MODES, check_mode, parse_date
-from embeddings.errors import QAError
 from qa.settings import Settings, add_index_options, folder_argument, settings_from_args
 
 
@@ -79,11 +79,9 @@ def ray_encoder(args: argparse.Namespace, settings: Settings):
     """The ``CorpusEncoder`` that chunks and embeds on Ray with the settings' model and backend."""
     from embeddings.ray_indexing import RayCorpusEncoder
 
-    workers = 1 if args.ray_workers is None else args.ray_workers
-    if workers < 1:
-        raise QAError(f"--ray-workers {workers}: give at least 1")
     return RayCorpusEncoder(model=settings.embedding_model, backend=settings.embedding_backend,
-                            cache_dir=settings.cache_dir, address=args.ray or None, workers=workers)
+                            cache_dir=settings.cache_dir, address=args.ray or None,
+                            workers=1 if args.ray_workers is None else args.ray_workers)
 
 
 def run_search(args: argparse.Namespace) -> int:
