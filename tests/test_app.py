@@ -14,7 +14,7 @@ from embeddings.errors import QAError
 from qa.commands.main import build_parser
 from qa.settings import REPO_ROOT, Settings
 from qa.system import QASystem
-from qa.web import app
+from qa.web import app, page, server
 from tests.fakes import FakePipeline, FakeReader, fake_documents, fake_system
 
 SEEDS = REPO_ROOT / "seeds"
@@ -226,11 +226,11 @@ def test_api_ask_returns_answers_with_citations_as_data(service):
 
 
 def test_blocks_build_with_a_named_ask_endpoint_and_a_queue(service):
-    blocks = app.build_app(service)
+    blocks = page.build_app(service)
     names = [d.get("api_name") for d in blocks.config["dependencies"] if d.get("api_visibility") == "public"]
     assert names == ["ask"]
     assert blocks._queue.default_concurrency_limit == 2
-    assert blocks._queue.max_size == app.QUEUE_SIZE
+    assert blocks._queue.max_size == page.QUEUE_SIZE
 
 
 def _free_port() -> int:
@@ -242,8 +242,8 @@ def _free_port() -> int:
 def test_the_ask_endpoint_over_http_with_gradio_client(service):
     from gradio_client import Client
 
-    blocks = app.build_app(service)
-    app.launch(blocks, host="127.0.0.1", port=_free_port(), prevent_thread_lock=True)
+    blocks = page.build_app(service)
+    page.launch(blocks, host="127.0.0.1", port=_free_port(), prevent_thread_lock=True)
     try:
         client = Client(blocks.local_url, verbose=False)
         data = client.predict(question=QUESTION, api_name="/ask")
@@ -261,7 +261,7 @@ def test_the_status_says_articles_passages_retrieval_mode_index_type_and_reader(
     line = app.render.status_line(service.status())
     assert line.startswith("4 articles · ") and " passages · " in line
     assert "hybrid retrieval (BM25 + fake-embedder) · flat index · reader fake-reader" in line
-    header = app.build_app(service).config  # the header is rendered into the page
+    header = page.build_app(service).config  # the header is rendered into the page
     assert any("hybrid retrieval" in str(c.get("props", {}).get("value", "")) for c in header["components"])
 
 
@@ -271,7 +271,7 @@ def test_the_fake_pipelines_status_names_what_it_knows(service):
 
 
 def test_the_threshold_slider_says_what_0_means_and_what_it_acts_on(service):
-    blocks = app.build_app(service)
+    blocks = page.build_app(service)
     slider = next(c for c in blocks.config["components"] if c.get("props", {}).get("elem_id") == "qa-threshold")
     assert slider["props"]["label"] == "Abstention threshold (0 = always answer)"
     assert "the percentage shown as 'Assessment'" in slider["props"]["info"]
@@ -465,7 +465,7 @@ def test_a_fake_pipeline_without_an_index_cannot_add(service):
     assert not service.can_add
     with pytest.raises(QAError, match="cannot add articles"):
         service.add_article(title=NEW_TITLE, text=NEW_TEXT)
-    assert app.build_app(service, allow_add=True)  # the form is hidden, the page still builds
+    assert page.build_app(service, allow_add=True)  # the form is hidden, the page still builds
 
 
 def test_read_only_is_a_flag():
@@ -475,30 +475,30 @@ def test_read_only_is_a_flag():
 # --- start-up -------------------------------------------------------------------------------
 
 def test_auth_needs_both_variables():
-    assert app.auth_from_env({}) is None
-    assert app.auth_from_env({"QA_AUTH_USER": "u", "QA_AUTH_PASSWORD": "p"}) == ("u", "p")
+    assert server.auth_from_env({}) is None
+    assert server.auth_from_env({"QA_AUTH_USER": "u", "QA_AUTH_PASSWORD": "p"}) == ("u", "p")
     with pytest.raises(QAError, match="QA_AUTH_PASSWORD"):
-        app.auth_from_env({"QA_AUTH_USER": "u"})
+        server.auth_from_env({"QA_AUTH_USER": "u"})
 
 
 def parse(argv):
     parser = argparse.ArgumentParser()
-    app.add_serve_arguments(parser)
+    server.add_serve_arguments(parser)
     return parser.parse_args(argv)
 
 
 def test_flags_override_environment_and_defaults(tmp_path):
     args = parse(["--port", "9000", "--corpus", str(tmp_path), "--reader", "my/reader"])
-    settings = app.settings_from_args(args, {"QA_PORT": "8000", "QA_HOST": "0.0.0.0"})
+    settings = server.settings_from_args(args, {"QA_PORT": "8000", "QA_HOST": "0.0.0.0"})
     assert (settings.port, settings.host, settings.corpus_dir) == (9000, "0.0.0.0", Path(tmp_path))
     assert settings.reader_model == "my/reader" and settings.embedding_model == "e5-small"
 
 
 def test_start_up_log_says_which_models_and_why():
-    lines = app.model_choice_reasons(parse(["--reader", "x/y"]), {"QA_EMBEDDING_MODEL": "m"})
+    lines = server.model_choice_reasons(parse(["--reader", "x/y"]), {"QA_EMBEDDING_MODEL": "m"})
     assert lines[0].startswith("embedding model: m") and "set by QA_EMBEDDING_MODEL" in lines[0]
     assert lines[1].startswith("reader: x/y") and "set by --reader" in lines[1]
-    lines = app.model_choice_reasons(parse([]), {})
+    lines = server.model_choice_reasons(parse([]), {})
     assert "offline default" in lines[0] and "offline default" in lines[1]
 
 
@@ -529,5 +529,5 @@ def test_what_a_killed_add_left_in_the_incoming_folder_is_removed_at_start(tmp_p
     leftover = index_dir / app.INCOMING / "add-abc123"
     leftover.mkdir(parents=True)
     (leftover / "half.txt").write_text("halb")
-    app.clean_incoming(index_dir)
+    server.clean_incoming(index_dir)
     assert not any((index_dir / app.INCOMING).iterdir())

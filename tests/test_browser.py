@@ -16,6 +16,7 @@ import pytest
 from qa.settings import REPO_ROOT, Settings
 from qa.system import QASystem
 from qa.web import app
+from qa.web import page as web_page
 from tests.fakes import FakePipeline, FakeReader, fake_documents, fake_system
 
 pytestmark = pytest.mark.browser
@@ -43,8 +44,8 @@ def _free_port() -> int:
 
 
 def start_app(service: app.ChatService):
-    blocks = app.build_app(service)
-    app.launch(blocks, host="127.0.0.1", port=_free_port(), prevent_thread_lock=True)
+    blocks = web_page.build_app(service)
+    web_page.launch(blocks, host="127.0.0.1", port=_free_port(), prevent_thread_lock=True)
     return blocks
 
 
