@@ -436,3 +436,55 @@ class TieredPipeline:
         return Response(question=question, answers=tuple(found) if shown else (), hits=hits,
                         reader=self.reader_name, abstained=not shown, retrieval_query=question,
                         confidence=confidence, tier=tier, candidates=tuple(found))
+
+
+# --- feedback (qa.answering.feedback, written in another branch; a stand-in where absent) ----
+
+
+def feedback_api():
+    """qa.answering.feedback, or where this branch has none yet, a minimal stand-in with its
+    API (Feedback, FeedbackLog(path).record/entries, feedback_path) installed in its place."""
+    import importlib
+    import json
+    import sys
+    import types
+    from dataclasses import asdict, dataclass
+
+    try:
+        return importlib.import_module("qa.answering.feedback")
+    except ModuleNotFoundError:
+        pass
+
+    @dataclass(frozen=True)
+    class Feedback:
+        question: str
+        verdict: str
+        answer: str | None
+        correct_answer: str | None
+        doc_id: str | None
+        start: int | None
+        end: int | None
+        history: tuple = ()
+        tier: str | None = None
+        confidence: float | None = None
+
+    class FeedbackLog:
+        def __init__(self, path: Path) -> None:
+            self.path = Path(path)
+
+        def record(self, feedback: Feedback) -> None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with self.path.open("a", encoding="utf-8") as out:
+                out.write(json.dumps(asdict(feedback), ensure_ascii=False) + "\n")
+
+        def entries(self) -> list:
+            if not self.path.exists():
+                return []
+            return [Feedback(**{**row, "history": tuple(row["history"])})
+                    for row in map(json.loads, self.path.read_text(encoding="utf-8").splitlines())]
+
+    module = types.ModuleType("qa.answering.feedback")
+    module.Feedback, module.FeedbackLog = Feedback, FeedbackLog
+    module.feedback_path = lambda index_dir: Path(index_dir) / "feedback.jsonl"
+    sys.modules["qa.answering.feedback"] = module
+    return module

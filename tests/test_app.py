@@ -57,7 +57,7 @@ def ask_in_chat(service, question, messages=(), turns=(), **settings):
 def test_a_question_gets_an_answer_with_citation_and_sources(service):
     messages, turns, sources, view = ask_in_chat(service, QUESTION)
     assert [m["role"] for m in messages] == ["user", "assistant"]
-    assert messages[1]["content"].startswith(f"**{app.render.escape_markdown(view.answer.text)}** \\[1\\]")
+    assert messages[1]["content"].startswith(f"**{app.render.escape_markdown(view.answer.text)}** <a class=\"qa-cite\" href=\"#qa-cite-1\"")
     assert re.search(r"Einschätzung: (sicher|unsicher) \(\d+ %\)", messages[1]["content"])
     assert 'class="qa-answer"' in sources and 'data-cite="1"' in sources
     assert turns[0].role == "user" and turns[0].view is None and turns[1].view is view
@@ -152,7 +152,7 @@ def test_a_bug_is_logged_and_the_chat_goes_on(service, pipeline, monkeypatch, ca
         raise RuntimeError("boom")
     monkeypatch.setattr(pipeline, "ask", broken)
     messages, *_ = ask_in_chat(service, QUESTION)
-    assert "Something went wrong" in messages[-1]["content"] and "boom" not in messages[-1]["content"]
+    assert "etwas schiefgegangen" in messages[-1]["content"] and "boom" not in messages[-1]["content"]
     assert "boom" in caplog.text
 
 
@@ -186,34 +186,34 @@ def test_abstention_lists_the_closest_passages(service):
     messages, _, sources, view = ask_in_chat(service, "Xylophon Zebra?")
     assert view.abstained
     assert messages[-1]["content"].startswith("Dazu finde ich in den Artikeln keine Antwort.")
-    assert "\\[1\\]" in messages[-1]["content"] and "qa-card" in sources
+    assert 'href="#qa-cite-1"' in messages[-1]["content"] and "qa-card" in sources
 
 
 def test_selecting_a_message_shows_its_sources(service):
     messages, turns, _, first = ask_in_chat(service, QUESTION)
     messages, turns, _, second = ask_in_chat(service, "Wo finden Gespräche in Genf statt?", messages, turns)
     for index in (0, 1):  # the question or its answer
-        html, view, _ = service.select_message(turns, gr.SelectData(None, {"index": index, "value": None}))
+        html, view, _ = service.select_message(turns, "de", gr.SelectData(None, {"index": index, "value": None}))
         assert view is first
-    html, view, _ = service.select_message(turns, gr.SelectData(None, {"index": 3, "value": None}))
+    html, view, _ = service.select_message(turns, "de", gr.SelectData(None, {"index": 3, "value": None}))
     assert view is second
 
 
 def test_opening_a_citation_shows_the_article_with_the_answer_marked(service, documents):
     _, _, _, view = ask_in_chat(service, QUESTION)
-    html, tabs = service.open_citation(view, gr.EventData(None, {"number": 1}))
+    html, tabs = service.open_citation(view, "de", gr.EventData(None, {"number": 1}))
     answer = view.answer
     document = next(d for d in documents if d.doc_id == answer.doc_id)
     assert f'<mark class="qa-answer">{app.render.escape_html(document.text[answer.start:answer.end])}</mark>' in html
     assert 'id="qa-passage"' in html and tabs.selected == "article"
-    html, _ = service.open_citation(view, gr.EventData(None, {"number": 9}))
+    html, _ = service.open_citation(view, "de", gr.EventData(None, {"number": 9}))
     assert "no citation [9]" in html
 
 
 def test_opening_a_document_from_the_list(service, documents):
-    html, _ = service.open_document(gr.EventData(None, {"doc_id": documents[0].doc_id}))
+    html, _ = service.open_document("de", gr.EventData(None, {"doc_id": documents[0].doc_id}))
     assert documents[0].text[:40].split()[0] in html
-    assert service.open_document(gr.EventData(None, {"doc_id": "missing"}))[0] is not None
+    assert service.open_document("de", gr.EventData(None, {"doc_id": "missing"}))[0] is not None
 
 
 def test_api_ask_returns_answers_with_citations_as_data(service):
@@ -273,9 +273,12 @@ def test_the_fake_pipelines_status_names_what_it_knows(service):
 def test_the_threshold_slider_says_what_0_means_and_what_it_acts_on(service):
     blocks = page.build_app(service)
     slider = next(c for c in blocks.config["components"] if c.get("props", {}).get("elem_id") == "qa-threshold")
-    assert slider["props"]["label"] == "Abstention threshold (0 = always answer)"
+    assert slider["props"]["label"] == "Schwelle für „nicht in den Artikeln“ (0 = immer antworten)"
+    assert "die Prozentzahl der Einschätzung" in slider["props"]["info"]
+    assert "unsicher" in slider["props"]["info"]
+    english = page.build_app(service, lang="en")
+    slider = next(c for c in english.config["components"] if c.get("props", {}).get("elem_id") == "qa-threshold")
     assert "the percentage shown as 'Assessment'" in slider["props"]["info"]
-    assert "uncertain" in slider["props"]["info"]
 
 
 # --- adding articles ------------------------------------------------------------------------
@@ -452,7 +455,7 @@ def test_the_form_refreshes_the_page_or_shows_the_refusal(living):
     assert "qa-add-ok" in result and "Added" in result and NEW_TITLE in result
     assert "5 articles" in header and "zebrastadt-wird-hauptstadt.txt" in listing
     assert ("Zebrastadt wird Hauptstadt", "zebrastadt-wird-hauptstadt.txt") in choices.choices
-    assert tab.label == "All articles (5)" and tabs.selected == "article" and NEW_TEXT[:30] in article
+    assert tab.label == "Alle Artikel (5)" and tabs.selected == "article" and NEW_TEXT[:30] in article
     assert (file, title, text) == (None, "", "")
     refused = living.add_from_form(None, "", NEW_TEXT)
     assert "qa-add-error" in refused[0] and "Bitte einen Titel" in refused[0]

@@ -103,14 +103,14 @@ def test_the_chats_trash_icon_starts_a_new_conversation(browser, served, pipelin
         page.locator("#qa-chat button[aria-label='Clear']").click()
         page.wait_for_timeout(500)
         assert page.locator(BOT_BUBBLES).count() == 0
-        assert "No sources yet" in page.locator("#qa-sources").inner_text()
+        assert "Noch keine Quellen" in page.locator("#qa-sources").inner_text()
 
         ask(page, "Und wann?")  # nothing to follow up on any more
         assert not pipeline.calls[-1]["history"]
         assert "Verstanden als" not in last_bot_text(page)
         ask(page, ASK_COUNCIL)
         assert pipeline.calls[-1]["history"] == ["Und wann?"]
-        page.get_by_role("tab", name="All articles").click()
+        page.get_by_role("tab", name="Alle Artikel").click()
         page.locator(BOT_BUBBLES).nth(1).click()  # the new answer: its own sources
         page.locator("#qa-sources mark.qa-answer").first.wait_for(timeout=5_000)
         assert page.locator("#qa-sources mark.qa-answer").first.inner_text() == "Mittwoch"
@@ -130,7 +130,7 @@ def test_the_copy_button_copies_the_readable_answer(browser, served):
         question = "Wo finden die Gespräche *der USA* mit Russland statt? [x]"
         ask(page, question)
         page.locator(BOT_BUBBLES).last.hover()
-        copy_buttons = page.locator("#qa-chat .message-buttons button")
+        copy_buttons = page.locator("#qa-chat .message-buttons button[aria-label='Copy message']")
         copy_buttons.last.click()
         copied = page.evaluate("navigator.clipboard.readText()")
         shot(page, "2-copy")
@@ -152,7 +152,7 @@ def test_the_copy_button_copies_the_readable_answer(browser, served):
 def test_the_article_list_keeps_commas_in_titles(browser, served, corpus):
     context, page = open_page(browser, served)
     try:
-        page.get_by_role("tab", name="All articles").click()
+        page.get_by_role("tab", name="Alle Artikel").click()
         row = page.locator("#qa-documents .qa-doc-row").first
         assert row.locator(".qa-doc-title").inner_text() == TITLE
         words = len(ARTICLE.split())
@@ -229,7 +229,7 @@ def test_dark_mode_keeps_highlights_rows_and_links_readable(browser, served, how
         checked["answer highlight in the article"] = page.locator("#qa-article mark.qa-answer")
         ratios = {name: contrast(locator) for name, locator in checked.items()}
 
-        page.get_by_role("tab", name="All articles").click()
+        page.get_by_role("tab", name="Alle Artikel").click()
         row = page.locator("#qa-documents .qa-doc-row").first
         row.hover()
         page.wait_for_timeout(200)

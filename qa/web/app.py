@@ -11,7 +11,8 @@ import os
 import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Mapping, Sequence
 
@@ -27,6 +28,8 @@ from qa.answering.question import check_question  # noqa: E402
 from qa.answering.present import MAX_ALTERNATIVES, AnswerView, present, response_json  # noqa: E402
 from qa.system import QASystem  # noqa: E402
 from qa.web import render  # noqa: E402
+from qa.web.export import conversation_markdown  # noqa: E402
+from qa.web.texts import texts  # noqa: E402
 
 log = logging.getLogger("qa.app")
 
@@ -67,9 +70,14 @@ _TURNS_LOCK = threading.Lock()
 _ANSWERING: set[int] = set()
 
 
-def _messages(turn_list: Sequence[Turn]) -> list[dict]:
+def chat_messages(turn_list: Sequence[Turn]) -> list[dict]:
     """The Chatbot's messages: one per turn, so message i is turn i."""
     return [{"role": t.role, "content": t.content} for t in turn_list]
+
+
+def _history_before(turn_list: Sequence[Turn], position: int) -> tuple[str, ...]:
+    """The questions answered before message ``position`` (what a follow-up resolved against)."""
+    return tuple(t.question for t in turn_list[:position] if t.role == "assistant" and t.view is not None)
 
 
 def _next_question(turn_list: Sequence[Turn]) -> tuple[Turn | None, list[str]]:
@@ -92,9 +100,11 @@ def _next_question(turn_list: Sequence[Turn]) -> tuple[Turn | None, list[str]]:
 class ChatService:
     """The chat's handlers over one QASystem (which holds the lock and the models)."""
 
-    def __init__(self, system: QASystem) -> None:
+    def __init__(self, system: QASystem, *, feedback_log: object | None = None) -> None:
         self.system = system
         self.settings = system.settings
+        # where right/wrong votes go (qa.answering.feedback.FeedbackLog); None: the index folder's
+        self._feedback_log = feedback_log
         # Every question runs on this one thread. glibc gives the threads that allocate their
         # own malloc arenas (up to 8 per core) and keeps what is freed in them: run on any of
         # Gradio's worker threads, the models' working memory of each question stayed behind in
@@ -199,7 +209,7 @@ class ChatService:
                          and t.sent is not None and t.sent > sent)
                 turn_list.insert(next(later, len(turn_list)), Turn(
                     question=text, content=render.question_markdown(shown), role="user", sent=sent))
-            return "", _messages(turn_list), turn_list, gr.HTML("", visible=False)
+            return "", chat_messages(turn_list), turn_list, gr.HTML("", visible=False)
 
     @classmethod
     def show_typed_question(cls, text: object, turn_list: list | None, sent: float | None = None):
@@ -208,7 +218,7 @@ class ChatService:
         return cls.show_question(text, turn_list, sent)[1:]
 
     def answer_turn(self, turn_list: list | None, k: float, top_n: float, threshold: float,
-                    doc_ids: list[str] | None, current_view):
+                    doc_ids: list[str] | None, current_view, lang: str | None = None):
         """Answer the oldest unanswered question of the chat, right under it; a user mistake
         or a bug becomes the answer's message. Nothing when no question waits (or the chat
         was cleared meanwhile)."""
@@ -219,45 +229,57 @@ class ChatService:
                 return (gr.skip(),) * 5
             _ANSWERING.add(id(asked))
         try:
-            return self._answer(turn_list, asked, history, k, top_n, threshold, doc_ids, current_view)
+            return self._answer(turn_list, asked, history, k, top_n, threshold, doc_ids, current_view,
+                                lang)
         finally:
             with _TURNS_LOCK:
                 _ANSWERING.discard(id(asked))
 
-    def _answer(self, turn_list, asked, history, k, top_n, threshold, doc_ids, current_view):
+    def _answer(self, turn_list, asked, history, k, top_n, threshold, doc_ids, current_view, lang):
         """Ask ``asked`` and put its answer right under it (if it is still in the chat)."""
         view = None
         try:
             view = self.ask(asked.question, history=history, k=k, top_n=top_n, threshold=threshold,
                             doc_ids=doc_ids or None)
-            content = render.answer_markdown(view)
+            content = render.answer_markdown(view, lang=lang)
         except QAError as error:
             content = f"⚠️ {render.escape_markdown(str(error))}"
         except Exception:  # a bug, not a user mistake: log it, keep the page alive
             log.exception("answering %r failed", asked.question)
-            content = ("⚠️ Something went wrong while answering; the details are in the "
-                       "server log. Please try again or rephrase the question.")
+            content = f"⚠️ {texts(lang)['failed']}"
         with _TURNS_LOCK:
             position = next((i for i, turn in enumerate(turn_list) if turn is asked), None)
             if position is None:  # "New conversation" while this was answered
                 return (gr.skip(),) * 5
             turn_list.insert(position + 1, Turn(question=asked.question, view=view, content=content))
-            messages = _messages(turn_list)
+            messages = chat_messages(turn_list)
         shown = view if view is not None else current_view
-        return messages, turn_list, render.sources_html(shown), shown, gr.Tabs(selected="sources")
+        return messages, turn_list, render.sources_html(shown, lang=lang), shown, gr.Tabs(selected="sources")
 
     @staticmethod
-    def new_conversation(turn_list: list | None):
+    def relabel(turn_list: list | None, lang: str | None):
+        """The interface switched to ``lang``: every answer shown again in it (in place, so the
+        next question keeps them); returns the chat's messages."""
+        if turn_list is None:
+            return []
+        with _TURNS_LOCK:
+            for position, turn in enumerate(turn_list):
+                if turn.role == "assistant" and turn.view is not None:
+                    turn_list[position] = replace(turn, content=render.answer_markdown(turn.view, lang=lang))
+            return chat_messages(turn_list)
+
+    @staticmethod
+    def new_conversation(turn_list: list | None, lang: str | None = None):
         """"New conversation" and the chat's own trash icon: no messages, no turns (so no
         follow-up resolves against a hidden question, no click shows an old answer's sources,
         and an answer still running for the old chat is dropped), no sources, an empty box."""
         with _TURNS_LOCK:
             if turn_list is not None:
                 turn_list.clear()
-        return [], [] if turn_list is None else turn_list, render.sources_html(None), None, ""
+        return [], [] if turn_list is None else turn_list, render.sources_html(None, lang=lang), None, ""
 
     @staticmethod
-    def select_message(turn_list: list, evt: gr.SelectData):
+    def select_message(turn_list: list, lang: str | None, evt: gr.SelectData):
         """Clicking a message shows the sources of that answer (or of the answer to it)."""
         index = evt.index if isinstance(evt.index, int) else evt.index[0]
         turn_list = list(turn_list or [])
@@ -265,28 +287,43 @@ class ChatService:
             if 0 <= candidate < len(turn_list) and turn_list[candidate] is not None:
                 view = turn_list[candidate].view
                 if view is not None:
-                    return render.sources_html(view), view, gr.Tabs(selected="sources")
+                    return render.sources_html(view, lang=lang), view, gr.Tabs(selected="sources")
         return gr.skip(), gr.skip(), gr.skip()
 
-    def open_citation(self, current_view, evt: gr.EventData):
+    @staticmethod
+    def open_message_citation(turn_list: list, lang: str | None, evt: gr.EventData):
+        """A citation number ``[n]`` clicked (or Enter) in chat message ``evt.message``: that
+        answer's sources, with card n marked and scrolled to (the page's script does that)."""
+        try:
+            index, number = int(getattr(evt, "message")), int(getattr(evt, "number"))
+        except (AttributeError, TypeError, ValueError):
+            return gr.skip(), gr.skip(), gr.skip()
+        turn_list = list(turn_list or [])
+        view = turn_list[index].view if 0 <= index < len(turn_list) else None
+        if view is None or all(c.number != number for c in view.citations):
+            return gr.skip(), gr.skip(), gr.skip()
+        return render.sources_html(view, lang=lang, active=number), view, gr.Tabs(selected="sources")
+
+    def open_citation(self, current_view, lang: str | None, evt: gr.EventData):
         """A click on a source card: the whole article, passage marked, answer highlighted."""
         if current_view is None:
             return gr.skip(), gr.skip()
         try:
             number = int(getattr(evt, "number"))
-            body = render.citation_article_html(current_view, number, self.documents)
+            body = render.citation_article_html(current_view, number, self.documents, lang=lang)
         except (QAError, AttributeError, TypeError, ValueError) as error:
             body = f"<div class='qa-note'>{render.escape_html(str(error))}</div>"
         return body, gr.Tabs(selected="article")
 
-    def open_document(self, evt: gr.EventData):
+    def open_document(self, lang: str | None, evt: gr.EventData):
         """A click in the article list: that article, unmarked."""
         document = self.documents.get(str(getattr(evt, "doc_id", "")))
         if document is None:
             return gr.skip(), gr.skip()
-        return render.article_html(document), gr.Tabs(selected="article")
+        return render.article_html(document, lang=lang), gr.Tabs(selected="article")
 
-    def add_from_form(self, file: object, title: object, text: object, replace: bool = False):
+    def add_from_form(self, file: object, title: object, text: object, replace: bool = False,
+                      lang: str | None = None):
         """The "Add an article" button: the confirmation or refusal, the refreshed header,
         article list, filter choices and tab label, the new article opened, cleared fields.
         Gradio's copy of the upload is deleted either way (it is in the corpus, or refused)."""
@@ -305,17 +342,89 @@ class ChatService:
             _forget_upload(path)
         return (render.added_html(added.document, outcome=added.outcome, passages=added.passages,
                                   note=added.note),
-                *self.corpus_views(), render.article_html(added.document), gr.Tabs(selected="article"),
+                *self.corpus_views(lang), render.article_html(added.document, lang=lang),
+                gr.Tabs(selected="article"),
                 None, "", "")
 
-    def corpus_views(self):
+    def corpus_views(self, lang: str | None = None):
         """Header, article list, "Only these articles" choices and the list's tab label, as
         they are now (after an add, or when a page loads: with what other processes saved)."""
         self.system.refresh()
         documents = self.documents
-        return (render.header_html(self.status()), render.article_list_html(documents),
+        t = texts(lang)
+        return (render.header_html(self.status(), lang=lang), render.article_list_html(documents, lang=lang),
                 gr.Dropdown(choices=article_choices(documents)),
-                gr.Tab(label=f"All articles ({len(documents)})"))
+                gr.Tab(label=t["tab_documents"].format(count=len(documents))))
+
+    # --- feedback and export ----------------------------------------------------------------
+
+    def feedback_log(self):
+        """The log right/wrong votes go to: the injected one, else feedback.jsonl beside the
+        index (qa.answering.feedback, which also turns it into a question set for qa eval)."""
+        if self._feedback_log is None:
+            from qa.answering.feedback import FeedbackLog, feedback_path
+
+            self._feedback_log = FeedbackLog(feedback_path(Path(self.settings.index_dir)))
+        return self._feedback_log
+
+    def record_vote(self, turn_list: list, lang: str | None, evt: gr.LikeData):
+        """👍/👎 under an answer: stored as "right"/"wrong" with the question, the answer and its
+        offsets, tier and confidence. After 👎 the box for the right answer opens. Returns the
+        confirmation, the correction row's visibility and the voted message's index."""
+        t = texts(lang)
+        index = evt.index if isinstance(evt.index, int) else evt.index[0]
+        turn_list = list(turn_list or [])
+        turn = turn_list[index] if 0 <= index < len(turn_list) else None
+        if turn is None or turn.view is None or evt.liked not in (True, False):
+            return gr.skip(), gr.skip(), gr.skip()
+        verdict = "right" if evt.liked else "wrong"
+        try:
+            self._record(turn, _history_before(turn_list, index), verdict=verdict)
+        except QAError as error:
+            return render.hint_html(str(error)), gr.Row(visible=False), None
+        shown = turn.view.answer.text if turn.view.answer is not None else t["none"]
+        message = t[f"feedback_{verdict}"].format(answer=" ".join(shown.split()))
+        return render.notice_html(message), gr.Row(visible=verdict == "wrong"), index
+
+    def record_correction(self, turn_list: list, index: int | None, correct: object, lang: str | None):
+        """"Send the right answer" after 👎: stored as a "wrong" vote with the right answer."""
+        t = texts(lang)
+        turn_list = list(turn_list or [])
+        turn = turn_list[index] if index is not None and 0 <= index < len(turn_list) else None
+        text = " ".join(correct.split()) if isinstance(correct, str) else ""
+        if turn is None or turn.view is None:
+            return render.hint_html(t["feedback_pick"]), gr.skip(), gr.skip()
+        if not text:
+            return render.hint_html(t["correct_label"]), gr.skip(), gr.skip()
+        try:
+            self._record(turn, _history_before(turn_list, index), verdict="wrong", correct=text)
+        except QAError as error:
+            return render.hint_html(str(error)), gr.skip(), gr.skip()
+        return render.notice_html(t["feedback_saved"].format(correct=text)), gr.Row(visible=False), ""
+
+    def _record(self, turn: Turn, history: Sequence[str], *, verdict: str, correct: str | None = None) -> None:
+        from qa.answering.feedback import Feedback
+
+        view, answer = turn.view, turn.view.answer
+        self.feedback_log().record(Feedback(
+            question=turn.question, verdict=verdict, answer=None if answer is None else answer.text,
+            correct_answer=correct, doc_id=None if answer is None else answer.doc_id,
+            start=None if answer is None else answer.start, end=None if answer is None else answer.end,
+            history=tuple(history), tier=view.response.tier if answer is not None else "none",
+            confidence=view.response.confidence))
+        log.info("feedback %s on %r", verdict, turn.question)
+
+    @staticmethod
+    def export_conversation(turn_list: list, lang: str | None):
+        """The download button with the conversation as a Markdown file with its citations
+        (off while nothing was answered)."""
+        exchanges = [(t.question, t.view, t.content) for t in (turn_list or []) if t.role == "assistant"]
+        if not exchanges:
+            return gr.DownloadButton(value=None, interactive=False)
+        folder = Path(tempfile.mkdtemp(prefix="qa-export-"))
+        path = folder / f"newsqa-{datetime.now():%Y-%m-%d-%H%M}.md"
+        path.write_text(conversation_markdown(exchanges, lang=lang, when=datetime.now()), encoding="utf-8")
+        return gr.DownloadButton(value=str(path), interactive=True)
 
     # --- the named API endpoint -------------------------------------------------------------
 

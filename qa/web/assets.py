@@ -35,7 +35,7 @@ CSS = """
 .qa-title { font-weight: 600; }
 .qa-meta { color: var(--body-text-color-subdued); font-size: .8rem; margin: .15rem 0 .45rem 0; }
 .qa-passage { white-space: pre-wrap; }
-.qa-open { margin-top: .45rem; font-size: .8rem; color: #4338ca; background: none; border: none;
+.qa-open { margin-top: .45rem; font-size: .8rem; color: #3730a3; background: none; border: none;
   padding: 0; cursor: pointer; }
 .qa-open:hover { text-decoration: underline; }
 mark.qa-answer { background: #fde68a; color: #1f2937; padding: 0 .12rem; border-radius: 3px;
@@ -63,12 +63,64 @@ mark.qa-alt { background: #e0e7ff; color: #1f2937; padding: 0 .1rem; border-radi
 .dark .qa-add-ok { color: #bbf7d0; background: #052e16; border-color: #166534; }
 .dark .qa-add-error { color: #fecaca; background: #450a0a; border-color: #991b1b; }
 .qa-num-cell { text-align: right; font-variant-numeric: tabular-nums; }
+/* Secondary text: the theme's "subdued" grey was 2.45:1 on white; these keep 4.5:1 or more. */
+#qa-header p, .qa-meta, .qa-note, .qa-empty, .qa-doc-table th, .qa-details { color: #475569; }
+.dark #qa-header p, .dark .qa-meta, .dark .qa-note, .dark .qa-empty, .dark .qa-doc-table th,
+.dark .qa-details { color: #cbd5e1; }
+#qa-top { align-items: flex-start; }
+/* Citation numbers in the chat: links that open the source; a preview on hover or focus. */
+#qa-chat a.qa-cite { text-decoration: none; font-weight: 600; color: #3730a3; background: #e0e7ff;
+  border-radius: 5px; padding: 0 .25rem; font-size: .85em; }
+#qa-chat a.qa-cite:hover, #qa-chat a.qa-cite:focus-visible { outline: 2px solid #4f46e5; outline-offset: 1px; }
+.dark #qa-chat a.qa-cite { color: #e0e7ff; background: #312e81; }
+#qa-cite-preview { position: absolute; z-index: 1000; display: none; background: #1e293b; color: #f8fafc;
+  font-size: .85rem; line-height: 1.4; padding: .45rem .6rem; border-radius: 8px;
+  box-shadow: 0 4px 14px rgba(0,0,0,.25); pointer-events: none; }
+.qa-card:focus-visible, .qa-doc-row:focus-visible { outline: 2px solid #4f46e5; outline-offset: 2px; }
+.qa-card-active { border-color: #4f46e5; box-shadow: 0 0 0 2px rgba(79,70,229,.35); }
+.qa-card-foot { display: flex; justify-content: space-between; align-items: baseline; gap: .5rem;
+  flex-wrap: wrap; margin-top: .45rem; }
+.qa-card-foot .qa-open { margin-top: 0; }
+.qa-details { font-size: .78rem; }
+.qa-details summary { cursor: pointer; }
+a.qa-original { color: #3730a3; }
+.dark a.qa-original { color: #a5b4fc; }
+.qa-notice { font-size: .88rem; padding: .3rem .6rem; border-left: 3px solid #16a34a; }
 """
 SOURCES_JS = """
-element.addEventListener('click', (event) => {
+// A click (or Enter/Space on a focused card) opens the card's article; the link to the
+// original and the "Details" toggle keep their own behaviour.
+const open = (event) => {
+  if (event.target.closest('a, summary, details')) return;
   const card = event.target.closest('[data-cite]');
-  if (card && element.contains(card)) trigger('open_citation', {number: Number(card.dataset.cite)});
+  if (card && element.contains(card)) {
+    event.preventDefault();
+    trigger('open_citation', {number: Number(card.dataset.cite)});
+  }
+};
+element.addEventListener('click', open);
+element.addEventListener('keydown', (event) => {
+  if ((event.key === 'Enter' || event.key === ' ') && event.target.classList.contains('qa-card')) open(event);
 });
+// A citation link in the chat marks its card (qa-card-active): scroll the panel so that card's
+// answer (or the card) shows, then the page so the panel's answer is on screen (a phone).
+const reveal = () => {
+  const card = element.querySelector('.qa-card-active');
+  if (!card) return;
+  const target = card.querySelector('mark.qa-answer') || card;
+  let box = card.parentElement;
+  while (box && !['auto', 'scroll'].includes(getComputedStyle(box).overflowY)) box = box.parentElement;
+  if (box && box.clientHeight) {
+    const top = target.getBoundingClientRect().top - box.getBoundingClientRect().top;
+    box.scrollTop = Math.max(0, box.scrollTop + top - box.clientHeight / 3);
+  }
+  const shown = target.getBoundingClientRect();
+  if (shown.top < 0 || shown.bottom > window.innerHeight) {
+    window.scrollBy({top: shown.top - window.innerHeight / 3});
+  }
+  card.focus({preventScroll: true});
+};
+watch('value', () => setTimeout(reveal, 50));
 """
 ARTICLE_JS = """
 // Scroll the article panel so the highlighted answer shows below the panel's sticky title: the
@@ -103,19 +155,33 @@ setTimeout(reveal, 150);
 watch('value', () => setTimeout(reveal, 150));
 """
 DOCUMENTS_JS = """
-element.addEventListener('click', (event) => {
+const open = (event) => {
   const row = event.target.closest('[data-doc]');
-  if (row && element.contains(row)) trigger('open_document', {doc_id: row.dataset.doc});
+  if (row && element.contains(row)) {
+    event.preventDefault();
+    trigger('open_document', {doc_id: row.dataset.doc});
+  }
+};
+element.addEventListener('click', open);
+element.addEventListener('keydown', (event) => {
+  if (event.key === 'Enter' || event.key === ' ') open(event);
 });
 """
+# The bridge from the chat's citation links (PAGE_JS) to the server: an event of this HTML.
+CITE_BRIDGE_JS = """
+window.qaCite = (message, number) => trigger('cite', {message: message, number: number});
+"""
+# The interface's language, for screen readers and hyphenation (<html lang>).
+LANG_JS = "(lang) => { document.documentElement.lang = lang; return []; }"
 # Run once per page (launch(js=...)). Gradio's copy button under a chat message copies the
 # message's source, which for this chat is escaped Markdown ("**Genf** \[1\]  \n…"). In the
 # capture phase of that click this notes the text the message shows (innerText: "Genf [1]\n
 # Einschätzung: …" and the source lines); Gradio's handler then calls writeText (or, without a
 # clipboard API, execCommand('copy')) in the same click, and gets the shown text instead. Its
 # "copied" tick and copy event stay as they are. The chat's only per-message buttons are copy.
-COPY_JS = """
+PAGE_JS = """
 () => {
+  document.documentElement.lang = 'de';  // the default; the page load sets the visitor's
   let shown = null;
   const shownText = (button) => {
     const chat = document.getElementById('qa-chat');
@@ -146,5 +212,78 @@ COPY_JS = """
     event.preventDefault();
     shown = null;
   }, true);
+  // Citation links [n] in the chat: a click or Enter shows that source (window.qaCite, set by
+  // the bridge) instead of following the link, and not also the message's own "select". On
+  // hover or focus a preview shows the cited sentence (the link's title, moved out of the way
+  // of the browser's own tooltip).
+  const messageIndex = (link) => {
+    const chat = document.getElementById('qa-chat');
+    const all = [...chat.querySelectorAll('[data-testid="bot"], [data-testid="user"]')];
+    return all.findIndex((m) => m.contains(link));
+  };
+  document.addEventListener('click', (event) => {
+    const link = event.target.closest && event.target.closest('#qa-chat a.qa-cite');
+    if (!link) return;
+    event.preventDefault();
+    event.stopPropagation();
+    const number = Number((link.getAttribute('href') || '').replace('#qa-cite-', ''));
+    if (window.qaCite && number) window.qaCite(messageIndex(link), number);
+  }, true);
+  let tip = null;
+  const showPreview = (event) => {
+    const link = event.target.closest && event.target.closest('#qa-chat a.qa-cite');
+    if (!link) return;
+    if (link.title) { link.dataset.preview = link.title; link.removeAttribute('title'); }
+    if (!tip) {
+      tip = document.createElement('div');
+      tip.id = 'qa-cite-preview';
+      tip.setAttribute('role', 'tooltip');
+      document.body.appendChild(tip);
+    }
+    tip.textContent = link.dataset.preview || '';
+    link.setAttribute('aria-describedby', 'qa-cite-preview');
+    const box = link.getBoundingClientRect();
+    tip.style.display = 'block';
+    const width = Math.min(360, window.innerWidth - 16);
+    tip.style.maxWidth = width + 'px';
+    tip.style.left = Math.max(8, Math.min(box.left, window.innerWidth - width - 8)) + window.scrollX + 'px';
+    tip.style.top = box.bottom + 6 + window.scrollY + 'px';
+  };
+  const hidePreview = (event) => {
+    const link = event.target.closest && event.target.closest('#qa-chat a.qa-cite');
+    if (link && tip) tip.style.display = 'none';
+  };
+  document.addEventListener('mouseover', showPreview);
+  document.addEventListener('focusin', showPreview);
+  document.addEventListener('mouseout', hidePreview);
+  document.addEventListener('focusout', hidePreview);
+  document.addEventListener('keydown', (event) => {
+    if (event.key === 'Escape' && tip) tip.style.display = 'none';
+  });
+  // Gradio labels each message with its Markdown source ("bot's message: **Genf** <a …"): a
+  // screen reader read the escapes and tags. Each message is labelled with the text it shows,
+  // and is in the tab order (Enter or Space selects it, as a click does).
+  const labelMessages = () => {
+    const chat = document.getElementById('qa-chat');
+    if (!chat) return;
+    const german = document.documentElement.lang !== 'en';
+    for (const message of chat.querySelectorAll('[data-testid="bot"], [data-testid="user"]')) {
+      const content = message.querySelector('.message-content') || message;
+      const who = message.dataset.testid === 'bot' ? (german ? 'Antwort' : 'Answer')
+                                                   : (german ? 'Frage' : 'Question');
+      const label = who + ': ' + content.innerText.trim();
+      if (message.getAttribute('aria-label') !== label) message.setAttribute('aria-label', label);
+      if (!message.hasAttribute('tabindex')) message.setAttribute('tabindex', '0');
+    }
+  };
+  new MutationObserver(labelMessages).observe(document.body,
+    {subtree: true, childList: true, characterData: true, attributes: true, attributeFilter: ['aria-label']});
+  document.addEventListener('keydown', (event) => {
+    const message = event.target.closest && event.target.closest('#qa-chat [data-testid]');
+    if (message && event.target === message && (event.key === 'Enter' || event.key === ' ')) {
+      event.preventDefault();
+      message.click();
+    }
+  });
 }
 """
