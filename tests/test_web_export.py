@@ -166,3 +166,9 @@ def test_switching_the_language_shows_the_answers_again_in_it(service):
     messages = service.relabel(turns, "en")
     assert "Assessment" in messages[1]["content"] and "Assessment" in turns[1].content
     assert messages[0]["content"] == turns[0].content  # questions stay as asked
+
+
+def test_a_long_sentence_is_previewed_around_its_answer():
+    view = make_view()
+    window = render.preview(view, 1, limit=30)
+    assert "12. Januar" in window and window.startswith("… ") and len(window) <= 34

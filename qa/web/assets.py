@@ -63,10 +63,9 @@ mark.qa-alt { background: #e0e7ff; color: #1f2937; padding: 0 .1rem; border-radi
 .dark .qa-add-ok { color: #bbf7d0; background: #052e16; border-color: #166534; }
 .dark .qa-add-error { color: #fecaca; background: #450a0a; border-color: #991b1b; }
 .qa-num-cell { text-align: right; font-variant-numeric: tabular-nums; }
-/* Secondary text: the theme's "subdued" grey was 2.45:1 on white; these keep 4.5:1 or more. */
-#qa-header p, .qa-meta, .qa-note, .qa-empty, .qa-doc-table th, .qa-details { color: #475569; }
-.dark #qa-header p, .dark .qa-meta, .dark .qa-note, .dark .qa-empty, .dark .qa-doc-table th,
-.dark .qa-details { color: #cbd5e1; }
+/* Secondary text: the theme's "subdued" grey was 2.45:1 on white; the body text colour keeps
+   AA contrast in light and dark mode. */
+#qa-header p, .qa-meta, .qa-note, .qa-empty, .qa-doc-table th, .qa-details { color: var(--body-text-color); }
 #qa-top { align-items: flex-start; }
 /* Citation numbers in the chat: links that open the source; a preview on hover or focus. */
 #qa-chat a.qa-cite { text-decoration: none; font-weight: 600; color: #3730a3; background: #e0e7ff;

@@ -81,15 +81,25 @@ def assessment_line(view: AnswerView, *, lang: str | None = None) -> str:
     return f"{line} – {t['check']}" if tier == "uncertain" else line
 
 
-def preview(view: AnswerView, number: int) -> str:
+def preview(view: AnswerView, number: int, *, limit: int = SNIPPET_CHARS) -> str:
     """What a citation's hover/focus preview shows: the sentence of the first shown answer that
-    cites it, else the start of its passage (plain text; escape it where it goes)."""
+    cites it (a long one cut around the answer), else the start of its passage. Plain text;
+    escape it where it goes."""
     citation = next((c for c in view.citations if c.number == number), None)
     if citation is None:
         return ""
     answer: Answer | None = next((a for a in view.shown_answers
                                   if hit_key(a.hit) == hit_key(citation.hit)), None)
-    return _snippet(answer.sentence if answer is not None else citation.hit.chunk.text)
+    if answer is None:
+        return _snippet(citation.hit.chunk.text, limit)
+    sentence, at = answer.sentence, answer.start - answer.sentence_start
+    if len(sentence) <= limit or not 0 <= at <= len(sentence):
+        return _snippet(sentence, limit)
+    start = max(0, min(at - limit // 3, len(sentence) - limit))
+    start = sentence.find(" ", start) + 1 if start > 0 and sentence.find(" ", start) != -1 else start
+    cut = sentence[start:start + limit]
+    tail = " …" if start + limit < len(sentence) else ""
+    return ("… " if start > 0 else "") + " ".join(cut.split()) + tail
 
 
 def citation_link(view: AnswerView, number: int, *, lang: str | None = None) -> str:

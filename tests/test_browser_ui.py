@@ -1,0 +1,177 @@
+"""The chat's interface in a real Chromium (Debian's /usr/bin/chromium through playwright), over
+the fakes of tests/test_browser_bugs.py: citation links with a preview, German by default with
+an English switch, feedback under each answer, the export, keyboard access and contrast, and
+the phone layout. Set QA_SCREENSHOTS to a folder to keep screenshots of the pages."""
+from __future__ import annotations
+
+import pytest
+
+from qa.settings import Settings
+from qa.system import QASystem
+from qa.web import app
+from tests.fakes import feedback_api
+from tests.test_browser import BOT_MESSAGES, ask, browser, start_app  # noqa: F401
+from tests.test_browser_bugs import (ASK_COUNCIL, ASK_GENEVA, contrast, corpus,  # noqa: F401
+                                     open_page, pipeline, served, shot)
+
+pytestmark = pytest.mark.browser
+
+IN_PANEL_JS = """e => {
+    let box = e.parentElement;
+    while (box && !['auto', 'scroll'].includes(getComputedStyle(box).overflowY)) box = box.parentElement;
+    const shown = e.getBoundingClientRect(), frame = box.getBoundingClientRect();
+    return shown.top >= frame.top && shown.bottom <= frame.bottom
+        && shown.top >= 0 && shown.bottom <= window.innerHeight;
+}"""
+
+
+def test_a_citation_number_previews_its_sentence_and_opens_its_source(browser, served):
+    context, page = open_page(browser, served)
+    try:
+        ask(page, ASK_COUNCIL)
+        page.locator("#qa-sources .qa-card").first.wait_for()
+        first = page.locator(BOT_MESSAGES).last.locator("a.qa-cite").first
+        first.hover()
+        preview = page.locator("#qa-cite-preview")
+        preview.wait_for(state="visible", timeout=5_000)
+        assert "Die Sitzung des Nato-Russland-Rates ist am Mittwoch in Brüssel." in preview.inner_text()
+        # the second citation: keyboard focus shows its preview, a click opens its card
+        second = page.locator(BOT_MESSAGES).last.locator("a.qa-cite[href='#qa-cite-2']").first
+        second.focus()
+        assert "Genf" in preview.inner_text()
+        second.click()
+        active = page.locator("#qa-sources .qa-card-active")
+        active.wait_for(timeout=10_000)
+        assert active.get_attribute("id") == "qa-src-2"
+        first.click()
+        page.locator("#qa-src-1.qa-card-active").wait_for(timeout=10_000)
+        mark = page.locator("#qa-src-1 mark.qa-answer")
+        page.wait_for_timeout(300)  # the panel scrolls 50 ms after it changed
+        assert mark.inner_text() == "Mittwoch" and mark.evaluate(IN_PANEL_JS)
+        shot(page, "ui-citation")
+        assert page.evaluate("location.hash") == ""  # the link did not navigate
+        assert page.errors == []
+    finally:
+        context.close()
+
+
+def test_the_interface_is_german_and_switches_to_english(browser, served):
+    context, page = open_page(browser, served)
+    try:
+        assert page.evaluate("document.documentElement.lang") == "de"
+        assert page.get_by_role("button", name="Fragen", exact=True).is_visible()
+        assert page.get_by_role("textbox", name="Ihre Frage").is_visible()  # a real label
+        ask(page, ASK_COUNCIL)
+        assert "Einschätzung: sicher" in page.locator(BOT_MESSAGES).last.inner_text()
+        page.locator("#qa-language").click()
+        page.wait_for_function("() => document.documentElement.lang === 'en'", timeout=10_000)
+        page.get_by_role("button", name="Ask", exact=True).wait_for(timeout=10_000)
+        page.wait_for_function(f"""() => [...document.querySelectorAll("{BOT_MESSAGES}")].pop()
+                                   .innerText.includes('Assessment: confident')""", timeout=10_000)
+        assert "Open the full article" in page.locator("#qa-sources").inner_text()
+        ask(page, ASK_GENEVA)
+        assert "Assessment" in page.locator(BOT_MESSAGES).last.inner_text()
+        shot(page, "ui-english")
+        assert page.errors == []
+    finally:
+        context.close()
+    context, page = open_page(browser, served)
+    try:
+        page.goto(served.local_url + "?lang=en")
+        page.wait_for_function("() => document.documentElement.lang === 'en'", timeout=10_000)
+        assert page.get_by_role("textbox", name="Your question").is_visible()
+    finally:
+        context.close()
+
+
+def test_a_wrong_answer_can_be_corrected_and_is_stored(browser, pipeline, tmp_path):
+    settings = Settings().replace(index_dir=tmp_path / "index")
+    served = start_app(app.ChatService(QASystem(settings, pipeline=pipeline)))
+    context, page = open_page(browser, served)
+    try:
+        ask(page, ASK_COUNCIL)
+        page.locator(BOT_MESSAGES).last.hover()
+        page.locator("#qa-chat button[aria-label='Dislike']").last.click()
+        page.locator("#qa-correct textarea, #qa-correct input").first.wait_for(timeout=10_000)
+        assert "Als falsch gespeichert: „Mittwoch“" in page.locator("#qa-feedback").inner_text()
+        page.locator("#qa-correct textarea, #qa-correct input").first.fill("am Mittwoch")
+        page.locator("#qa-correct-send").click()
+        page.get_by_text("Die richtige Antwort „am Mittwoch“ ist gespeichert").wait_for(timeout=10_000)
+        api = feedback_api()
+        entries = api.FeedbackLog(api.feedback_path(settings.index_dir)).entries()
+        assert [(e.verdict, e.answer, e.correct_answer) for e in entries] == [
+            ("wrong", "Mittwoch", None), ("wrong", "Mittwoch", "am Mittwoch")]
+        assert entries[-1].question == ASK_COUNCIL
+        assert page.errors == []
+    finally:
+        context.close()
+        served.close()
+
+
+def test_the_conversation_downloads_as_markdown(browser, served):
+    context, page = open_page(browser, served)
+    try:
+        ask(page, ASK_COUNCIL)
+        button = page.locator("#qa-export")
+        page.wait_for_function("() => !document.querySelector('#qa-export').disabled", timeout=10_000)
+        with page.expect_download() as download:
+            button.click()
+        text = open(download.value.path(), encoding="utf-8").read()
+        assert text.startswith("# Unterhaltung") and f"## 1. {ASK_COUNCIL}" in text
+        assert "**Antwort:** Mittwoch" in text and "Einschätzung: sicher" in text
+    finally:
+        context.close()
+
+
+def test_messages_and_articles_are_reachable_and_readable_without_a_mouse(browser, served):
+    context, page = open_page(browser, served)
+    try:
+        ask(page, ASK_COUNCIL)
+        bot = page.locator("#qa-chat [data-testid='bot']").last
+        page.wait_for_function("""() => { const m = [...document.querySelectorAll("#qa-chat [data-testid='bot']")].pop();
+                                          return m.getAttribute('aria-label').startsWith('Antwort: Mittwoch'); }""",
+                               timeout=10_000)
+        label = bot.get_attribute("aria-label")
+        assert "**" not in label and "<a" not in label and "\\[" not in label
+        assert bot.get_attribute("tabindex") == "0"
+        page.get_by_role("tab", name="Alle Artikel").click()
+        row = page.locator("#qa-documents .qa-doc-row").first
+        row.focus()
+        row.press("Enter")
+        page.locator("#qa-article .qa-article-title").wait_for(timeout=10_000)
+        assert page.errors == []
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_secondary_text_has_aa_contrast(browser, served, scheme):
+    context, page = open_page(browser, served, color_scheme=scheme)
+    try:
+        ask(page, ASK_COUNCIL)
+        checked = {
+            "subtitle": page.locator("#qa-header p").first,
+            "status line": page.locator("#qa-status"),
+            "card byline or details": page.locator("#qa-sources .qa-details").first,
+            "citation link": page.locator(BOT_MESSAGES).last.locator("a.qa-cite").first,
+        }
+        ratios = {name: contrast(locator) for name, locator in checked.items()}
+        shot(page, f"ui-contrast-{scheme}")
+        low = {name: r for name, r in ratios.items() if r[0] < 4.5}
+        assert not low, low
+    finally:
+        context.close()
+
+
+def test_on_a_phone_a_citation_brings_its_source_into_view(browser, served):
+    context, page = open_page(browser, served, viewport={"width": 390, "height": 844},
+                              is_mobile=True, has_touch=True)
+    try:
+        ask(page, ASK_COUNCIL)
+        page.locator(BOT_MESSAGES).last.locator("a.qa-cite").first.tap()
+        page.locator("#qa-src-1.qa-card-active").wait_for(timeout=10_000)
+        page.wait_for_timeout(400)
+        shot(page, "ui-phone-source", full_page=False)
+        assert page.locator("#qa-src-1 mark.qa-answer").evaluate(IN_PANEL_JS)
+    finally:
+        context.close()
