@@ -35,11 +35,12 @@ def test_a_citation_number_previews_its_sentence_and_opens_its_source(browser, s
         preview = page.locator("#qa-cite-preview")
         preview.wait_for(state="visible", timeout=5_000)
         assert "Die Sitzung des Nato-Russland-Rates ist am Mittwoch in Brüssel." in preview.inner_text()
-        # the second citation: keyboard focus shows its preview, a click opens its card
+        # the second citation by keyboard: focus shows its preview, Enter opens its card (and
+        # not, after it, all the message's sources: the message handles Enter too)
         second = page.locator(BOT_MESSAGES).last.locator("a.qa-cite[href='#qa-cite-2']").first
         second.focus()
         assert "Genf" in preview.inner_text()
-        second.click()
+        second.press("Enter")
         active = page.locator("#qa-sources .qa-card-active")
         active.wait_for(timeout=10_000)
         assert active.get_attribute("id") == "qa-src-2"
@@ -79,7 +80,8 @@ def test_the_interface_is_german_and_switches_to_english(browser, served):
     try:
         page.goto(served.local_url + "?lang=en")
         page.wait_for_function("() => document.documentElement.lang === 'en'", timeout=10_000)
-        assert page.get_by_role("textbox", name="Your question").is_visible()
+        page.get_by_role("textbox", name="Your question").wait_for(timeout=10_000)
+        assert page.get_by_role("button", name="Deutsch", exact=True).is_visible()
     finally:
         context.close()
 

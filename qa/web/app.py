@@ -101,10 +101,10 @@ class ChatService:
     """The chat's handlers over one QASystem (which holds the lock and the models)."""
 
     def __init__(self, system: QASystem, *, feedback_log: object | None = None) -> None:
-        self.system = system
-        self.settings = system.settings
         # where right/wrong votes go (qa.answering.feedback.FeedbackLog); None: the index folder's
         self._feedback_log = feedback_log
+        self.system = system
+        self.settings = system.settings
         # Every question runs on this one thread. glibc gives the threads that allocate their
         # own malloc arenas (up to 8 per core) and keeps what is freed in them: run on any of
         # Gradio's worker threads, the models' working memory of each question stayed behind in

@@ -211,8 +211,8 @@ PAGE_JS = """
     event.preventDefault();
     shown = null;
   }, true);
-  // Citation links [n] in the chat: a click or Enter shows that source (window.qaCite, set by
-  // the bridge) instead of following the link, and not also the message's own "select". On
+  // Citation links [n] in the chat: a click, Enter or Space shows that source (window.qaCite, set
+  // by the bridge) instead of following the link, and not also the message's own "select". On
   // hover or focus a preview shows the cited sentence (the link's title, moved out of the way
   // of the browser's own tooltip).
   const messageIndex = (link) => {
@@ -220,14 +220,17 @@ PAGE_JS = """
     const all = [...chat.querySelectorAll('[data-testid="bot"], [data-testid="user"]')];
     return all.findIndex((m) => m.contains(link));
   };
-  document.addEventListener('click', (event) => {
+  const openCitation = (event) => {
     const link = event.target.closest && event.target.closest('#qa-chat a.qa-cite');
     if (!link) return;
+    if (event.type === 'keydown' && event.key !== 'Enter' && event.key !== ' ') return;
     event.preventDefault();
-    event.stopPropagation();
+    event.stopPropagation();  // the message's own click/Enter would show all its sources after
     const number = Number((link.getAttribute('href') || '').replace('#qa-cite-', ''));
     if (window.qaCite && number) window.qaCite(messageIndex(link), number);
-  }, true);
+  };
+  document.addEventListener('click', openCitation, true);
+  document.addEventListener('keydown', openCitation, true);
   let tip = null;
   const showPreview = (event) => {
     const link = event.target.closest && event.target.closest('#qa-chat a.qa-cite');
