@@ -9,6 +9,14 @@ THEME = gr.themes.Soft(
     secondary_hue="amber",
     neutral_hue="slate",
     font=("Inter", "ui-sans-serif", "system-ui", "-apple-system", "Segoe UI", "sans-serif"),
+).set(
+    # white on indigo-500 was 4.46:1 (axe-core, WCAG AA asks 4.5); indigo-600 is 6.3:1
+    button_primary_background_fill="*primary_600",
+    button_primary_background_fill_dark="*primary_600",
+    button_primary_background_fill_hover="*primary_700",
+    button_primary_background_fill_hover_dark="*primary_700",
+    # the same white on indigo-500 for a hovered secondary button in dark mode
+    button_secondary_background_fill_hover_dark="*primary_600",
 )
 CSS = """
 /* A fixed width from the start: sized by its content, the page was narrower until the first
@@ -64,8 +72,12 @@ mark.qa-alt { background: #e0e7ff; color: #1f2937; padding: 0 .1rem; border-radi
 .dark .qa-add-error { color: #fecaca; background: #450a0a; border-color: #991b1b; }
 .qa-num-cell { text-align: right; font-variant-numeric: tabular-nums; }
 /* Secondary text: the theme's "subdued" grey was 2.45:1 on white; the body text colour keeps
-   AA contrast in light and dark mode. */
+   AA contrast in light and dark mode. Also the selected tab (indigo-500: 4.26:1) and the
+   footer's API link (2.45:1), found by axe-core (tests/test_browser_ui.py). */
 #qa-header p, .qa-meta, .qa-note, .qa-empty, .qa-doc-table th, .qa-details { color: var(--body-text-color); }
+#qa-inspector button.selected { color: #4338ca; }
+.dark #qa-inspector button.selected { color: #a5b4fc; }
+footer .show-api, footer .show-api * { color: var(--body-text-color) !important; }
 #qa-top { align-items: flex-start; }
 /* Citation numbers in the chat: links that open the source; a preview on hover or focus. */
 #qa-chat a.qa-cite { text-decoration: none; font-weight: 600; color: #3730a3; background: #e0e7ff;
@@ -75,7 +87,7 @@ mark.qa-alt { background: #e0e7ff; color: #1f2937; padding: 0 .1rem; border-radi
 #qa-cite-preview { position: absolute; z-index: 1000; display: none; background: #1e293b; color: #f8fafc;
   font-size: .85rem; line-height: 1.4; padding: .45rem .6rem; border-radius: 8px;
   box-shadow: 0 4px 14px rgba(0,0,0,.25); pointer-events: none; }
-.qa-card:focus-visible, .qa-doc-row:focus-visible { outline: 2px solid #4f46e5; outline-offset: 2px; }
+.qa-card:focus-visible, .qa-doc-row:focus-visible, .qa-article:focus-visible { outline: 2px solid #4f46e5; outline-offset: 2px; }
 .qa-card-active { border-color: #4f46e5; box-shadow: 0 0 0 2px rgba(79,70,229,.35); }
 .qa-card-foot { display: flex; justify-content: space-between; align-items: baseline; gap: .5rem;
   flex-wrap: wrap; margin-top: .45rem; }

@@ -236,7 +236,7 @@ def sources_html(view: AnswerView | None, *, lang: str | None = None, active: in
                    f"{chunk.start}–{chunk.end} · {escape_html(t['score'])} {c.hit.score:.2f}</details>")
         css = "qa-card qa-card-active" if c.number == active else "qa-card"
         cards.append(
-            f'<div class="{css}" id="qa-src-{c.number}" data-cite="{c.number}">'
+            f'<div class="{css}" id="qa-src-{c.number}" data-cite="{c.number}" tabindex="-1">'
             f'<div class="qa-card-head"><span class="qa-num">{c.number}</span>'
             f'<span class="qa-title">{escape_html(c.hit.title or chunk.doc_id)}</span></div>'
             + (f'<div class="qa-meta">{byline}</div>' if byline else "")
@@ -282,7 +282,10 @@ def article_html(
             + "</span>"
             + escape_html(text[end:])
         )
-    return f'<div class="qa-article">{head}<div class="qa-article-body">{body}</div></div>'
+    # focusable, so the scrolling panel can be scrolled by keyboard (axe: scrollable-region-focusable)
+    name = escape_html(" ".join((document.title or document.doc_id).split()))
+    return (f'<div class="qa-article" tabindex="0" role="region" aria-label="{name}">{head}'
+            f'<div class="qa-article-body">{body}</div></div>')
 
 
 def article_list_html(documents: Mapping[str, Document], *, lang: str | None = None) -> str:
