@@ -262,7 +262,7 @@ def test_the_status_says_articles_passages_retrieval_mode_index_type_and_reader(
     assert line.startswith("4 articles · ") and " passages · " in line
     assert "hybrid retrieval (BM25 + fake-embedder) · flat index · reader fake-reader" in line
     header = page.build_app(service).config  # the header is rendered into the page
-    assert any("hybrid retrieval" in str(c.get("props", {}).get("value", "")) for c in header["components"])
+    assert any("hybride Suche" in str(c.get("props", {}).get("value", "")) for c in header["components"])
 
 
 def test_the_fake_pipelines_status_names_what_it_knows(service):
@@ -452,8 +452,8 @@ def test_adding_waits_for_a_running_question(living):
 def test_the_form_refreshes_the_page_or_shows_the_refusal(living):
     result, header, listing, choices, tab, article, tabs, file, title, text = living.add_from_form(
         None, NEW_TITLE, NEW_TEXT)
-    assert "qa-add-ok" in result and "Added" in result and NEW_TITLE in result
-    assert "5 articles" in header and "zebrastadt-wird-hauptstadt.txt" in listing
+    assert "qa-add-ok" in result and "Hinzugefügt" in result and NEW_TITLE in result
+    assert "5 Artikel" in header and "zebrastadt-wird-hauptstadt.txt" in listing
     assert ("Zebrastadt wird Hauptstadt", "zebrastadt-wird-hauptstadt.txt") in choices.choices
     assert tab.label == "Alle Artikel (5)" and tabs.selected == "article" and NEW_TEXT[:30] in article
     assert (file, title, text) == (None, "", "")

@@ -185,8 +185,8 @@ def test_pasting_an_article_makes_it_answerable_at_once(page, tmp_path):
     blocks = start_app(service)
     try:
         page.goto(blocks.local_url)
-        assert "4 articles" in page.locator("#qa-status").inner_text()
-        assert "BM25 retrieval · flat index" in page.locator("#qa-status").inner_text()
+        assert "4 Artikel" in page.locator("#qa-status").inner_text()
+        assert "BM25-Suche · Index flat" in page.locator("#qa-status").inner_text()
         page.locator("#qa-add").get_by_text("Artikel hinzufügen").click()
 
         fake_pdf = tmp_path / "bericht.pdf"
@@ -202,9 +202,9 @@ def test_pasting_an_article_makes_it_answerable_at_once(page, tmp_path):
         page.locator("#qa-add-text textarea").fill(NEW_TEXT)
         page.locator("#qa-add-button").click()
         page.locator("#qa-add-result .qa-add-ok").wait_for()
-        assert "Added" in page.locator("#qa-add-result").inner_text()
+        assert "Hinzugefügt" in page.locator("#qa-add-result").inner_text()
         assert NEW_TITLE in page.locator("#qa-add-result").inner_text()  # literally
-        assert "5 articles" in page.locator("#qa-status").inner_text()
+        assert "5 Artikel" in page.locator("#qa-status").inner_text()
         assert "Zebrastadt" in page.locator("#qa-article").inner_text()  # opened in the inspector
 
         ask(page, "Wie heißt die neue Hauptstadt der Testrepublik?")

@@ -172,3 +172,30 @@ def test_a_long_sentence_is_previewed_around_its_answer():
     view = make_view()
     window = render.preview(view, 1, limit=30)
     assert "12. Januar" in window and window.startswith("… ") and len(window) <= 34
+
+
+def test_the_status_line_and_the_add_confirmation_speak_the_interfaces_language():
+    from qa.system import SystemStatus
+
+    status = SystemStatus(articles=4, passages=1, mode="hybrid", embedder="e5", index_kind="flat", reader="r")
+    assert render.status_line(status, lang="de") == \
+        "4 Artikel · 1 Stelle · hybride Suche (BM25 + e5) · Index flat · Lesemodell r"
+    assert render.status_line(status, lang="en") == \
+        "4 articles · 1 passage · hybrid retrieval (BM25 + e5) · flat index · reader r"
+    assert "4 Artikel" in render.header_html(status)  # German unless asked
+    added = render.added_html(DOC, outcome="updated", passages=3, lang="de")
+    assert "Aktualisiert" in added and "3 Stellen" in added and "Gipfel *in* Brüssel" in added
+
+
+def test_the_download_button_gets_one_file_per_session(service):
+    service, _ = service
+    assert service.export_conversation([], "de").interactive is False  # nothing to export yet
+    turns = answered_turns(service)
+    request = type("Request", (), {"session_hash": "abc/../x"})()
+    service.export_conversation(turns, "de", request)
+    button = service.export_conversation(turns[:2], "en", request)
+    files = list(service._exports.rglob("*.md"))
+    assert [f.relative_to(service._exports).as_posix() for f in files] == ["abcx/newsqa-conversation.md"]
+    assert button.interactive and button.value["orig_name"] == "newsqa-conversation.md"
+    text = files[0].read_text(encoding="utf-8")
+    assert text.startswith("# Conversation") and "## 2." not in text  # rewritten, in English

@@ -29,7 +29,7 @@ from qa.answering.present import MAX_ALTERNATIVES, AnswerView, present, response
 from qa.system import QASystem  # noqa: E402
 from qa.web import render  # noqa: E402
 from qa.web.export import conversation_markdown  # noqa: E402
-from qa.web.texts import texts  # noqa: E402
+from qa.web.texts import DEFAULT_LANGUAGE, texts  # noqa: E402
 
 log = logging.getLogger("qa.app")
 
@@ -103,6 +103,7 @@ class ChatService:
     def __init__(self, system: QASystem, *, feedback_log: object | None = None) -> None:
         # where right/wrong votes go (qa.answering.feedback.FeedbackLog); None: the index folder's
         self._feedback_log = feedback_log
+        self._exports: Path | None = None  # a temporary folder: one exported conversation per session
         self.system = system
         self.settings = system.settings
         # Every question runs on this one thread. glibc gives the threads that allocate their
@@ -336,12 +337,11 @@ class ChatService:
             return (render.refused_html(str(error)),) + (gr.skip(),) * 9
         except Exception:  # a bug, not a user mistake: log it, keep the page alive
             log.exception("adding an article failed")
-            return (render.refused_html("Something went wrong while adding the article; the details "
-                                        "are in the server log."),) + (gr.skip(),) * 9
+            return (render.refused_html(texts(lang)["add_failed"]),) + (gr.skip(),) * 9
         finally:
             _forget_upload(path)
         return (render.added_html(added.document, outcome=added.outcome, passages=added.passages,
-                                  note=added.note),
+                                  note=added.note, lang=lang or DEFAULT_LANGUAGE),
                 *self.corpus_views(lang), render.article_html(added.document, lang=lang),
                 gr.Tabs(selected="article"),
                 None, "", "")
@@ -414,15 +414,18 @@ class ChatService:
             confidence=view.response.confidence))
         log.info("feedback %s on %r", verdict, turn.question)
 
-    @staticmethod
-    def export_conversation(turn_list: list, lang: str | None):
+    def export_conversation(self, turn_list: list, lang: str | None, request: gr.Request | None = None):
         """The download button with the conversation as a Markdown file with its citations
-        (off while nothing was answered)."""
+        (off while nothing was answered). One file per session, rewritten after each answer."""
         exchanges = [(t.question, t.view, t.content) for t in (turn_list or []) if t.role == "assistant"]
         if not exchanges:
             return gr.DownloadButton(value=None, interactive=False)
-        folder = Path(tempfile.mkdtemp(prefix="qa-export-"))
-        path = folder / f"newsqa-{datetime.now():%Y-%m-%d-%H%M}.md"
+        session = "".join(c for c in str(getattr(request, "session_hash", "") or "") if c.isalnum()) or "local"
+        if self._exports is None:
+            self._exports = Path(tempfile.mkdtemp(prefix="qa-exports-"))
+        folder = self._exports / session[:64]
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / "newsqa-conversation.md"
         path.write_text(conversation_markdown(exchanges, lang=lang, when=datetime.now()), encoding="utf-8")
         return gr.DownloadButton(value=str(path), interactive=True)
 

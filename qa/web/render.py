@@ -332,25 +332,24 @@ def citation_article_html(view: AnswerView, number: int, documents: Mapping[str,
 # --------------------------------------------------------------------------- status line
 
 
-_MODE_TEXT = {
-    "hybrid": "hybrid retrieval (BM25 + {embedder})",
-    "dense": "dense retrieval ({embedder})",
-    "bm25": "BM25 retrieval",
-}
+def _count(t: Mapping[str, str], key: str, n: int) -> str:
+    return t[f"{key}_one"] if n == 1 else t[key].format(n=n)
 
 
-def status_line(status: SystemStatus) -> str:
-    """"4 articles · 27 passages · hybrid retrieval (BM25 + e5) · flat index · reader X"."""
-    parts = [f"{status.articles} article{'s' if status.articles != 1 else ''}"]
+def status_line(status: SystemStatus, *, lang: str | None = "en") -> str:
+    """"4 articles · 27 passages · hybrid retrieval (BM25 + e5) · flat index · reader X" (or
+    in German: "4 Artikel · 27 Stellen · hybride Suche …")."""
+    t = texts(lang)
+    parts = [_count(t, "status_articles", status.articles)]
     if status.passages is not None:
-        parts.append(f"{status.passages} passage{'s' if status.passages != 1 else ''}")
+        parts.append(_count(t, "status_passages", status.passages))
     if status.mode:
-        template = _MODE_TEXT.get(status.mode, status.mode + " retrieval")
-        parts.append(template.format(embedder=status.embedder or "embeddings"))
+        template = t.get(f"status_{status.mode}", t["status_other"])
+        parts.append(template.format(embedder=status.embedder or "embeddings", mode=status.mode))
     if status.index_kind:
-        parts.append(f"{status.index_kind} index")
+        parts.append(t["status_index"].format(kind=status.index_kind))
     if status.reader:
-        parts.append(f"reader {status.reader}")
+        parts.append(t["status_reader"].format(reader=status.reader))
     return " · ".join(parts)
 
 
@@ -360,19 +359,19 @@ def header_html(status: SystemStatus, *, lang: str | None = None) -> str:
     return (
         f"<div id='qa-header'><h1>{escape_html(t['page_title'].split(' · ')[0])}</h1>"
         f"<p>{escape_html(t['intro'].format(articles=status.articles))}</p>"
-        f"<p class='qa-status' id='qa-status'>{escape_html(status_line(status))}</p></div>"
+        f"<p class='qa-status' id='qa-status'>{escape_html(status_line(status, lang=lang or 'de'))}</p></div>"
     )
 
 
-def added_html(document: Document, *, outcome: str, passages: int, note: str | None = None) -> str:
+def added_html(document: Document, *, outcome: str, passages: int, note: str | None = None,
+               lang: str | None = "en") -> str:
     """The confirmation under the form (all article text escaped), with ``note`` when the
     article was saved under another name than asked."""
-    verb = {"added": "Added", "updated": "Updated (replaced the earlier version)",
-            "unchanged": "Already in the corpus, unchanged:"}[outcome]
+    t = texts(lang)
+    count = _count(t, "status_passages", passages)
     extra = f'<div class="qa-add-note">{escape_html(note)}</div>' if note else ""
-    return (f'<div class="qa-add-ok">✓ {escape_html(verb)} <b>{escape_html(document.title)}</b> '
-            f"({escape_html(document.doc_id)}, {passages} passage{'s' if passages != 1 else ''}). "
-            f"Ask about it now.{extra}</div>")
+    return (f'<div class="qa-add-ok">✓ {escape_html(t[outcome])} <b>{escape_html(document.title)}</b> '
+            f"({escape_html(document.doc_id)}, {escape_html(count)}). {escape_html(t['ask_now'])}{extra}</div>")
 
 
 def empty_html(message: str) -> str:
