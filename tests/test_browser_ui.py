@@ -201,5 +201,15 @@ def test_on_a_phone_a_citation_brings_its_source_into_view(browser, served):
         page.wait_for_timeout(400)
         shot(page, "ui-phone-source", full_page=False)
         assert page.locator("#qa-src-1 mark.qa-answer").evaluate(IN_PANEL_JS)
+        # back up to the chat, then a tap on the answer itself: its sources come into view too
+        page.evaluate("window.scrollTo(0, 0)")
+        ask(page, ASK_GENEVA)
+        assert not page.locator("#qa-sources mark.qa-answer").first.evaluate(IN_PANEL_JS)  # no jump
+        page.locator(BOT_MESSAGES).first.locator("strong").first.tap()
+        page.wait_for_function("() => document.querySelector('#qa-src-1 mark.qa-answer')"
+                               " && document.querySelector('#qa-src-1 mark.qa-answer').innerText === 'Mittwoch'",
+                               timeout=10_000)
+        page.wait_for_timeout(400)
+        assert page.locator("#qa-src-1 mark.qa-answer").evaluate(IN_PANEL_JS)
     finally:
         context.close()

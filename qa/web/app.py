@@ -281,14 +281,17 @@ class ChatService:
 
     @staticmethod
     def select_message(turn_list: list, lang: str | None, evt: gr.SelectData):
-        """Clicking a message shows the sources of that answer (or of the answer to it)."""
+        """Clicking a message shows the sources of that answer (or of the answer to it), its
+        main source marked and scrolled to."""
         index = evt.index if isinstance(evt.index, int) else evt.index[0]
         turn_list = list(turn_list or [])
         for candidate in (index, index + 1):
             if 0 <= candidate < len(turn_list) and turn_list[candidate] is not None:
                 view = turn_list[candidate].view
-                if view is not None:
-                    return render.sources_html(view, lang=lang), view, gr.Tabs(selected="sources")
+                if view is not None:  # its main source marked, so the page scrolls to it (a phone)
+                    main = view.citation_for(view.answer).number if view.answer is not None else None
+                    return (render.sources_html(view, lang=lang, active=main), view,
+                            gr.Tabs(selected="sources"))
         return gr.skip(), gr.skip(), gr.skip()
 
     @staticmethod
