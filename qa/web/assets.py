@@ -299,5 +299,18 @@ PAGE_JS = """
       message.click();
     }
   });
+  // The question as it is when it is sent (Enter in the box, or a click on Ask), for ASK_JS:
+  // Gradio reads the box only a tick later, after a question typed meanwhile.
+  const noteQuestion = () => {
+    const box = document.querySelector('#qa-question textarea');
+    if (box) (window.qaTyped = window.qaTyped || []).push({text: box.value, at: Date.now()});
+  };
+  document.addEventListener('keypress', (event) => {
+    if (event.key === 'Enter' && !event.shiftKey && !event.isComposing
+        && event.target.closest && event.target.closest('#qa-question textarea')) noteQuestion();
+  }, true);
+  document.addEventListener('click', (event) => {
+    if (event.target.closest && event.target.closest('#qa-ask')) noteQuestion();
+  }, true);
 }
 """

@@ -33,17 +33,26 @@ SENT_JS = "({inputs}, sent) => [{inputs}, (window.qaSent = (window.qaSent || 0) 
 # The question box is emptied in the page the moment a question is sent, not by the server's
 # answer to it: under load that answer came after the next question was typed and wiped it
 # (a second question sent right after the first was lost, 2 of 6 tries with the cores busy).
+# The question itself is the box's text as PAGE_JS noted it on Enter or on a click of Ask
+# (window.qaTyped): Gradio reads the box a tick later, and a question typed and sent within
+# that tick was read twice and the one before it never. Notes older than 5 s are not used.
 ASK_JS = """(text, turns, sent) => {
+  const fresh = (window.qaTyped || []).filter((typed) => Date.now() - typed.at < 5000);
+  const noted = fresh.shift();
+  window.qaTyped = fresh;
+  const question = noted === undefined ? text : noted.text;
   const box = document.querySelector('#qa-question textarea');
-  if (box && box.value === text) {
+  if (box && box.value === question) {
     box.value = '';
     box.dispatchEvent(new Event('input', {bubbles: true}));
   }
-  return [text, turns, (window.qaSent = (window.qaSent || 0) + 1)];
+  return [question, turns, (window.qaSent = (window.qaSent || 0) + 1)];
 }"""
 # Gradio's own cap on an upload: twice the article limit, so anything between gets our
 # clear "too large" message and nothing much larger is ever written to disk.
 UPLOAD_LIMIT = f"{2 * intake.MAX_ARTICLE_BYTES // 1_000_000}mb"
+
+
 class _Page(SimpleNamespace):
     """The page's components by name, so the parts that build them and the events that wire
     them can be separate functions."""
@@ -80,7 +89,7 @@ def build_app(service: ChatService, *, examples: Sequence[str] = SEED_EXAMPLES,
         with gr.Row(equal_height=False):
             _settings_panel(page, service, t)
             _add_panel(page, t, visible=allow_add and service.can_add)
-        _wire(blocks, page, service)
+        _wire(blocks, page, service, lang)
     blocks.queue(default_concurrency_limit=2, max_size=QUEUE_SIZE)
     return blocks
 
@@ -192,9 +201,10 @@ def _labels(page: _Page) -> list[tuple[gr.components.Component, Callable]]:
     ]
 
 
-def _wire(blocks: gr.Blocks, page: _Page, service: ChatService) -> None:
+def _wire(blocks: gr.Blocks, page: _Page, service: ChatService, built: str) -> None:
     """The events: asking (box, button, examples), selecting an answer, opening a source or an
-    article, a new conversation, adding an article, the page load, and the /ask API."""
+    article, feedback, the export, a new conversation, adding an article, the language (the
+    page was ``built`` in one), the page load, and the /ask API."""
     private = dict(api_visibility="private")
     on_models = dict(concurrency_limit=PIPELINE_CONCURRENCY, concurrency_id="pipeline", **private)
     # Gradio drops a trigger while the same event is still pending ("once"); a second question
@@ -255,7 +265,12 @@ def _wire(blocks: gr.Blocks, page: _Page, service: ChatService) -> None:
         """A page (re)load: the language ``?lang=`` asks for, and what other processes added
         meanwhile."""
         query = dict(request.query_params) if request is not None else {}
-        return in_language(pick_language(query.get("lang")), turn_list, view)
+        lang = pick_language(query.get("lang"))
+        if lang != built:
+            return in_language(lang, turn_list, view)
+        # the page is in its language already: only the corpus may have changed (labels sent
+        # again re-rendered the components, and closed an accordion opened meanwhile)
+        return (lang, *service.corpus_views(lang), *(gr.skip() for _ in labels), gr.skip(), gr.skip())
 
     def switch(lang, turn_list, view):
         return in_language("en" if lang == "de" else "de", turn_list, view)
