@@ -315,8 +315,7 @@ def _describe(text: str, *, is_markdown: bool, source: object = "article") -> tu
         front = _MD_FRONT_MATTER.match(text)
         if front:
             body = text[front.end():]
-            title = _read_header_lines(front.group("body").split("\n"), metadata, where=f"{source}: front matter",
-                                       strict=False)
+            title = _read_header_lines(front.group("body").split("\n"), metadata, where=f"{source}: front matter")
     lines = body.split("\n")
     header_end = _header_block_end(lines)
     title = _read_header_lines(lines[:header_end], metadata, where=f"{source}: header line") or title
@@ -350,10 +349,10 @@ def _header_block_end(lines: list[str]) -> int:
     return end
 
 
-def _read_header_lines(lines: list[str], metadata: dict[str, str], *, where: str, strict: bool = True) -> str:
-    """Fill ``metadata`` from ``Key: value`` lines (see _HEADER_KEYS); the title, or "". A value
-    that cannot be right (a link that is no http(s) URL, a date that is no date) is dropped with
-    a warning. ``strict=False`` (front matter): other keys are passed over quietly."""
+def _read_header_lines(lines: list[str], metadata: dict[str, str], *, where: str) -> str:
+    """Fill ``metadata`` from the ``Key: value`` lines with a key of _HEADER_KEYS (others, as in
+    front matter, are passed over); the title, or "". A value that cannot be right (a link that
+    is no http(s) URL, a date that is no date) is dropped with a warning."""
     title = ""
     for line in lines:
         match = _HEADER_LINE.fullmatch(line.strip())
@@ -362,8 +361,6 @@ def _read_header_lines(lines: list[str], metadata: dict[str, str], *, where: str
         key, value = match.group("key").lower(), " ".join(match.group("value").split()).strip("\"'")
         kind = _HEADER_KEYS.get(key)
         if kind is None or not value:
-            if kind is None and strict:
-                log.debug("ignoring %s %r: not a known key", where, key)
             continue
         if kind == "source":   # "Quelle: https://..." is the link, "Quelle: dpa" the outlet
             kind = "url" if re.match(r"[a-z][a-z0-9+.-]*:", value, re.IGNORECASE) else "outlet"
@@ -487,7 +484,7 @@ def _byline_author(line: str) -> str:
 def _shorten(sentence: str, *, limit: int = TITLE_MAX_CHARS) -> str:
     """White space made single spaces, a final period dropped, and at most ``limit`` characters
     (cut at a word, ending in " …")."""
-    sentence = " ".join(sentence[:8 * limit].split())
+    sentence = " ".join(sentence.split())
     if sentence.endswith(".") and not sentence.endswith(".."):
         sentence = sentence[:-1].rstrip()
     if len(sentence) <= limit:

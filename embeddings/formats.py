@@ -47,8 +47,6 @@ _BOILERPLATE = re.compile(
 _BOILERPLATE_ROLES = frozenset({"navigation", "banner", "contentinfo", "complementary", "search", "dialog"})
 # A link longer than this is no article address (browsers cope with 2 000; sitemaps cap at 2 048).
 URL_MAX_CHARS = 2048
-# Markup hints (titles, names) are cut to this before they are cleaned: a 5 MB attribute costs nothing.
-_HINT_MAX_CHARS = 2000
 _URL_FORBIDDEN = re.compile(r"[\x00-\x20\x7f-\x9f\\<>\"'`{}|^]")
 # A host name of dot-separated labels (letters of any script, digits, "-", "_"), or an IPv6 address.
 _HOST = re.compile(r"(?:\w(?:[\w-]{0,61}\w)?\.)*\w(?:[\w-]{0,61}\w)?\.?|[0-9a-f:.]+:[0-9a-f:.]*")
@@ -85,9 +83,7 @@ def clean_url(value: object) -> str | None:
         return None
     if parts.scheme.lower() not in ("http", "https") or not host or "@" in parts.netloc:
         return None
-    if not _HOST.fullmatch(host):
-        return None
-    return url
+    return url if _HOST.fullmatch(host) else None
 
 
 # ---- HTML -------------------------------------------------------------------------------
@@ -119,8 +115,7 @@ def html_article(data: bytes, *, source: object) -> ExtractedText:
 
 
 def _clean(text: str) -> str:
-    text = text[:_HINT_MAX_CHARS]
-    return re.sub(r"\s+", " ", text.replace(_PARAGRAPH, " ").replace(_LINE, " ")).strip()
+    return re.sub(r"[ \t\n\r\f]+", " ", text.replace(_PARAGRAPH, " ").replace(_LINE, " ")).strip()
 
 
 def _html_title(soup, *, og_title: str) -> tuple[str, str]:
