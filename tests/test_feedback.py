@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import subprocess
 import sys
 import threading
@@ -112,7 +113,7 @@ def test_malformed_lines_are_skipped_with_one_warning_each(tmp_path, caplog):
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 8
     assert warnings[0].startswith(f"{path}:2: skipping a malformed feedback line")
-    assert "no verdict" not in warnings[2] and "missing 'verdict'" in warnings[2]
+    assert "missing 'verdict'" in warnings[2] and "neither 'right' nor 'wrong'" in warnings[3]
     # The next entry starts a line of its own, so it is not lost to the broken one.
     FeedbackLog(path).record(right(question="Wer telefoniert?"))
     assert FeedbackLog(path).entries()[-1].question == "Wer telefoniert?"
@@ -278,6 +279,6 @@ def test_cli_mistakes_are_one_line_and_write_nothing(tmp_path, capsys, argv, mes
     assert main([a.replace("{tmp}", str(tmp_path)) for a in argv]) == 2
     err = capsys.readouterr().err
     assert err.startswith("qa feedback: error: ") and err.count("\n") == 1
-    assert __import__("re").search(message, err)
+    assert re.search(message, err)
     assert not (tmp_path / "q.jsonl").exists() and not (tmp_path / "q.json").exists()
     assert (tmp_path / "fb.jsonl").read_bytes() == before
