@@ -17,7 +17,7 @@ from qa.settings import REPO_ROOT, Settings
 from qa.system import QASystem
 from qa.web import app
 from qa.web import page as web_page
-from tests.fakes import FakePipeline, FakeReader, fake_documents, fake_system, feedback_api
+from tests.fakes import FakePipeline, FakeReader, fake_documents, fake_system
 
 pytestmark = pytest.mark.browser
 
@@ -44,7 +44,6 @@ def _free_port() -> int:
 
 
 def start_app(service: app.ChatService):
-    feedback_api()  # qa.answering.feedback, or its stand-in where this branch has none yet
     blocks = web_page.build_app(service)
     web_page.launch(blocks, host="127.0.0.1", port=_free_port(), prevent_thread_lock=True)
     return blocks

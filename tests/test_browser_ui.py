@@ -11,7 +11,7 @@ import pytest
 from qa.settings import Settings
 from qa.system import QASystem
 from qa.web import app
-from tests.fakes import feedback_api
+from qa.answering.feedback import FeedbackLog, feedback_path
 from tests.test_browser import BOT_MESSAGES, ask, browser, start_app  # noqa: F401
 from tests.test_browser_bugs import (ASK_COUNCIL, ASK_GENEVA, corpus,  # noqa: F401
                                      open_page, pipeline, served, shot)
@@ -101,8 +101,7 @@ def test_a_wrong_answer_can_be_corrected_and_is_stored(browser, pipeline, tmp_pa
         page.locator("#qa-correct textarea, #qa-correct input").first.fill("am Mittwoch")
         page.locator("#qa-correct-send").click()
         page.get_by_text("Die richtige Antwort „am Mittwoch“ ist gespeichert").wait_for(timeout=10_000)
-        api = feedback_api()
-        entries = api.FeedbackLog(api.feedback_path(settings.index_dir)).entries()
+        entries = FeedbackLog(feedback_path(settings.index_dir)).entries()
         assert [(e.verdict, e.answer, e.correct_answer) for e in entries] == [
             ("wrong", "Mittwoch", None), ("wrong", "Mittwoch", "am Mittwoch")]
         assert entries[-1].question == ASK_COUNCIL
@@ -213,3 +212,39 @@ def test_on_a_phone_a_citation_brings_its_source_into_view(browser, served):
         assert page.locator("#qa-src-1 mark.qa-answer").evaluate(IN_PANEL_JS)
     finally:
         context.close()
+
+
+def test_a_source_card_links_to_the_original_the_article_names(browser, tmp_path):
+    """An article with header lines (URL, Titel, Medium, Datum): its card shows them, the link
+    opens a new tab without a referrer, and the file name and offsets wait behind Details."""
+    from qa.system import QASystem
+    from tests.fakes import FakePipeline, FakeReader, fake_documents
+    from tests.test_browser_bugs import answer_for
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "rat.txt").write_text(
+        "URL: https://www.example.de/politik/nato-rat-101.html\nTitel: Der Nato-Russland-Rat tagt\n"
+        "Medium: Beispiel-Zeitung\nDatum: 11.01.2022\n\n"
+        "Die Sitzung des Nato-Russland-Rates ist am Mittwoch in Brüssel.\n", encoding="utf-8")
+    pipeline = FakePipeline(fake_documents(corpus), reader=FakeReader(answer_for=answer_for))
+    served = start_app(app.ChatService(QASystem(Settings(), pipeline=pipeline)))
+    context, page = open_page(browser, served)
+    try:
+        ask(page, ASK_COUNCIL)
+        card = page.locator("#qa-src-1")
+        assert card.locator(".qa-title").inner_text() == "Der Nato-Russland-Rat tagt"
+        assert "Beispiel-Zeitung · 2022-01-11" in card.locator(".qa-meta").inner_text()
+        link = card.locator("a.qa-original")
+        assert link.get_attribute("href") == "https://www.example.de/politik/nato-rat-101.html"
+        assert (link.get_attribute("target"), link.get_attribute("rel")) == ("_blank", "noopener noreferrer")
+        details = card.locator(".qa-details")
+        assert not details.locator(".qa-details-body").is_visible()
+        details.locator("summary").click()
+        assert "rat.txt" in details.inner_text() and details.locator(".qa-details-body").is_visible()
+        assert page.locator("#qa-article .qa-article-title").count() == 0  # Details opened no article
+        shot(page, "ui-card-link")
+        assert page.errors == []
+    finally:
+        context.close()
+        served.close()

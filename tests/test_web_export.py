@@ -16,7 +16,8 @@ from qa.web import app, render
 from qa.web.export import conversation_markdown
 from qa.web.texts import TEXTS, pick_language
 from embeddings.chunking import Chunk
-from tests.fakes import FakePipeline, fake_documents, feedback_api
+from qa.answering.feedback import FeedbackLog
+from tests.fakes import FakePipeline, fake_documents
 
 TEXT = "Die Sitzung des Nato-Russland-Rates ist am 12. Januar in Brüssel. Weitere Sätze folgen."
 META = {"outlet": "dpa", "date": "2025-09-04", "url": "https://example.org/artikel?id=1"}
@@ -87,6 +88,7 @@ def test_the_article_list_rows_are_in_the_tab_order_with_a_name():
     html = render.article_list_html({"a.txt": DOC}, lang="en")
     assert 'tabindex="0"' in html and 'aria-label="Open the article: Gipfel *in* Brüssel"' in html
     assert "<th>Outlet</th>" in html and "<th>Medium</th>" in render.article_list_html({"a.txt": DOC})
+    assert 'href="https://example.org/artikel?id=1" target="_blank" rel="noopener noreferrer"' in html
 
 
 def test_a_conversation_exports_as_markdown_with_its_citations():
@@ -112,8 +114,7 @@ def test_a_conversation_exports_as_markdown_with_its_citations():
 
 @pytest.fixture
 def service(tmp_path):
-    api = feedback_api()
-    log = api.FeedbackLog(tmp_path / "feedback.jsonl")
+    log = FeedbackLog(tmp_path / "feedback.jsonl")
     system = QASystem(Settings().replace(index_dir=tmp_path), pipeline=FakePipeline(fake_documents(REPO_ROOT / "seeds")))
     return app.ChatService(system, feedback_log=log), log
 

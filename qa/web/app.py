@@ -24,6 +24,7 @@ from embeddings import intake  # noqa: E402
 from embeddings.documents import Document  # noqa: E402
 from embeddings.errors import QAError  # noqa: E402
 from embeddings.locking import writer_lock  # noqa: E402
+from qa.answering.feedback import Feedback, FeedbackLog, feedback_path  # noqa: E402
 from qa.answering.question import check_question  # noqa: E402
 from qa.answering.present import MAX_ALTERNATIVES, AnswerView, present, response_json  # noqa: E402
 from qa.system import QASystem  # noqa: E402
@@ -100,7 +101,7 @@ def _next_question(turn_list: Sequence[Turn]) -> tuple[Turn | None, list[str]]:
 class ChatService:
     """The chat's handlers over one QASystem (which holds the lock and the models)."""
 
-    def __init__(self, system: QASystem, *, feedback_log: object | None = None) -> None:
+    def __init__(self, system: QASystem, *, feedback_log: FeedbackLog | None = None) -> None:
         # where right/wrong votes go (qa.answering.feedback.FeedbackLog); None: the index folder's
         self._feedback_log = feedback_log
         self._exports: Path | None = None  # a temporary folder: one exported conversation per session
@@ -361,12 +362,10 @@ class ChatService:
 
     # --- feedback and export ----------------------------------------------------------------
 
-    def feedback_log(self):
+    def feedback_log(self) -> FeedbackLog:
         """The log right/wrong votes go to: the injected one, else feedback.jsonl beside the
-        index (qa.answering.feedback, which also turns it into a question set for qa eval)."""
+        index (``qa feedback export`` turns it into a question set for ``qa eval``)."""
         if self._feedback_log is None:
-            from qa.answering.feedback import FeedbackLog, feedback_path
-
             self._feedback_log = FeedbackLog(feedback_path(Path(self.settings.index_dir)))
         return self._feedback_log
 
@@ -406,8 +405,6 @@ class ChatService:
         return render.notice_html(t["feedback_saved"].format(correct=text)), gr.Row(visible=False), ""
 
     def _record(self, turn: Turn, history: Sequence[str], *, verdict: str, correct: str | None = None) -> None:
-        from qa.answering.feedback import Feedback
-
         view, answer = turn.view, turn.view.answer
         self.feedback_log().record(Feedback(
             question=turn.question, verdict=verdict, answer=None if answer is None else answer.text,

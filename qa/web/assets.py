@@ -167,6 +167,7 @@ watch('value', () => setTimeout(reveal, 150));
 """
 DOCUMENTS_JS = """
 const open = (event) => {
+  if (event.target.closest('a')) return;  // the link to the original opens that instead
   const row = event.target.closest('[data-doc]');
   if (row && element.contains(row)) {
     event.preventDefault();

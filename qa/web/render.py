@@ -232,8 +232,9 @@ def sources_html(view: AnswerView | None, *, lang: str | None = None, active: in
         link = original_link(meta_data, lang)
         byline = " · ".join(part for part in (meta, link) if part)
         details = (f'<details class="qa-details"><summary>{escape_html(t["details"])}</summary>'
-                   f'{escape_html(t["file"])} {escape_html(chunk.doc_id)} · {escape_html(t["passage"])} '
-                   f"{chunk.start}–{chunk.end} · {escape_html(t['score'])} {c.hit.score:.2f}</details>")
+                   f'<span class="qa-details-body">{escape_html(t["file"])} {escape_html(chunk.doc_id)} · '
+                   f'{escape_html(t["passage"])} {chunk.start}–{chunk.end} · {escape_html(t["score"])} '
+                   f"{c.hit.score:.2f}</span></details>")
         css = "qa-card qa-card-active" if c.number == active else "qa-card"
         cards.append(
             f'<div class="{css}" id="qa-src-{c.number}" data-cite="{c.number}" tabindex="-1">'
@@ -290,7 +291,7 @@ def article_html(
 
 def article_list_html(documents: Mapping[str, Document], *, lang: str | None = None) -> str:
     """The browsable list of articles; each row (``data-doc``) opens its article, by click or
-    by Enter/Space once focused (the rows are in the tab order)."""
+    by Enter/Space once focused (the rows are in the tab order); a known original is linked."""
     t = texts(lang)
     rows = []
     for doc_id, doc in documents.items():
@@ -300,7 +301,8 @@ def article_list_html(documents: Mapping[str, Document], *, lang: str | None = N
         rows.append(
             f'<tr class="qa-doc-row" data-doc="{escape_html(doc_id)}" tabindex="0" '
             f'aria-label="{escape_html(t["open_article"].format(title=" ".join(title.split())))}">'
-            f"<td class=\"qa-doc-title\">{escape_html(title)}</td>"
+            f"<td class=\"qa-doc-title\">{escape_html(title)}"
+            f"{' ' + original_link(meta, lang) if original_url(meta) else ''}</td>"
             f"<td>{escape_html(meta.get('outlet', '') or '–')}</td>"
             f"<td>{escape_html(meta.get('date', '') or '–')}</td>"
             f'<td class="qa-num-cell">{words}</td></tr>'

@@ -13,14 +13,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "intro": "Fragen Sie auf Deutsch oder Englisch. Jede Antwort ist wörtlich aus {articles} "
                  "Artikeln übernommen, die Quelle ist einen Klick entfernt.",
         "switch_language": "English",
-        "switch_language_label": "Switch the interface to English",
         "chat_label": "Unterhaltung",
         "placeholder_chat": "**Stellen Sie eine Frage zu den Artikeln.** "
                             "Anschlussfragen wie *Und wann?* funktionieren auch.",
         "question_label": "Ihre Frage",
         "question_placeholder": "z. B. Wann ist die Sitzung des Nato-Russland-Rates?",
         "ask": "Fragen",
-        "examples": "Beispielfragen",
         "new_conversation": "Neue Unterhaltung",
         "export": "Unterhaltung als Markdown",
         "settings": "Einstellungen",
@@ -61,7 +59,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "followup": "Verstanden als",
         "unmentioned": "Die gefundenen Stellen erwähnen nicht",
         "cite": "Quelle {number}",
-        "show_sources": "Quellen zeigen",
         "failed": "Beim Antworten ist etwas schiefgegangen; die Einzelheiten stehen im Server-Log. "
                   "Bitte noch einmal versuchen oder die Frage umformulieren.",
         # sources and articles
@@ -80,7 +77,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "col_words": "Wörter",
         "open_article": "Artikel öffnen: {title}",
         # feedback
-        "feedback": "Stimmt die Antwort?",
         "feedback_pick": "Wählen Sie zuerst eine Antwort im Chat (👍 oder 👎 darunter).",
         "feedback_right": "Danke! Als richtig gespeichert: „{answer}“.",
         "feedback_wrong": "Danke! Als falsch gespeichert: „{answer}“.",
@@ -88,10 +84,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "correct_placeholder": "wie sie im Artikel steht",
         "correct_send": "Richtige Antwort senden",
         "feedback_saved": "Danke! Die richtige Antwort „{correct}“ ist gespeichert.",
-        "feedback_off": "Rückmeldungen werden hier nicht gespeichert (kein Index-Ordner).",
         # export
         "export_title": "Unterhaltung",
-        "export_question": "Frage",
         "export_answer": "Antwort",
         "export_sources": "Quellen",
         "export_exported": "Exportiert am {when}",
@@ -117,14 +111,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "intro": "Ask in German or English. Every answer is copied word for word from {articles} "
                  "articles, with its source one click away.",
         "switch_language": "Deutsch",
-        "switch_language_label": "Oberfläche auf Deutsch umstellen",
         "chat_label": "Conversation",
         "placeholder_chat": "**Ask a question about the articles.** "
                             "Follow-ups such as *Und wann?* or *And who else?* work too.",
         "question_label": "Your question",
         "question_placeholder": "e.g. When is the NATO-Russia Council meeting?",
         "ask": "Ask",
-        "examples": "Example questions",
         "new_conversation": "New conversation",
         "export": "Conversation as Markdown",
         "settings": "Settings",
@@ -164,7 +156,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "followup": "Understood as",
         "unmentioned": "The passages found do not mention",
         "cite": "Source {number}",
-        "show_sources": "Show sources",
         "failed": "Something went wrong while answering; the details are in the server log. "
                   "Please try again or rephrase the question.",
         "open": "Open the full article",
@@ -181,7 +172,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "col_date": "Date",
         "col_words": "Words",
         "open_article": "Open the article: {title}",
-        "feedback": "Is the answer right?",
         "feedback_pick": "First pick an answer in the chat (👍 or 👎 under it).",
         "feedback_right": "Thank you! Saved as right: “{answer}”.",
         "feedback_wrong": "Thank you! Saved as wrong: “{answer}”.",
@@ -189,9 +179,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "correct_placeholder": "as the article words it",
         "correct_send": "Send the right answer",
         "feedback_saved": "Thank you! The right answer “{correct}” is saved.",
-        "feedback_off": "Feedback is not stored here (no index folder).",
         "export_title": "Conversation",
-        "export_question": "Question",
         "export_answer": "Answer",
         "export_sources": "Sources",
         "export_exported": "Exported on {when}",
