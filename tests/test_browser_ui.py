@@ -210,6 +210,16 @@ def test_on_a_phone_a_citation_brings_its_source_into_view(browser, served):
                                timeout=10_000)
         page.wait_for_timeout(400)
         assert page.locator("#qa-src-1 mark.qa-answer").evaluate(IN_PANEL_JS)
+        # a short passage: its card shows from its title down to the answer
+        page.evaluate("window.scrollTo(0, 0)")
+        page.locator(BOT_MESSAGES).last.locator("a.qa-cite").first.tap()
+        page.wait_for_function("() => document.querySelector('.qa-card-active mark.qa-answer')"
+                               " && document.querySelector('.qa-card-active mark.qa-answer').innerText === 'Genf'",
+                               timeout=10_000)
+        page.wait_for_timeout(400)
+        shot(page, "ui-phone-short-source", full_page=False)
+        assert page.locator(".qa-card-active mark.qa-answer").evaluate(IN_PANEL_JS)
+        assert page.locator(".qa-card-active .qa-card-head").evaluate(IN_PANEL_JS)
     finally:
         context.close()
 

@@ -60,6 +60,8 @@ mark.qa-alt { background: #e0e7ff; color: #1f2937; padding: 0 .1rem; border-radi
 .qa-doc-table th { text-align: left; font-size: .78rem; text-transform: uppercase;
   color: var(--body-text-color-subdued); border-bottom: 1px solid var(--border-color-primary); padding: .3rem; }
 .qa-doc-table td { padding: .4rem .3rem; border-bottom: 1px solid var(--border-color-primary); vertical-align: top; }
+/* Gradio's prose tables draw every cell's border (white in dark mode): rows only. */
+.qa-doc-table th, .qa-doc-table td { border-top: none; border-left: none; border-right: none; }
 .qa-doc-row { cursor: pointer; } .qa-doc-row:hover { background: #eef2ff; }
 /* Dark mode (Gradio puts .dark on the body): the light highlights above keep their dark text;
    the ones that inherit the light text of dark mode get dark backgrounds, and the indigo link
@@ -113,8 +115,13 @@ element.addEventListener('click', open);
 element.addEventListener('keydown', (event) => {
   if ((event.key === 'Enter' || event.key === ' ') && event.target.classList.contains('qa-card')) open(event);
 });
-// A citation link in the chat marks its card (qa-card-active): scroll the panel so that card's
-// answer (or the card) shows, then the page so the panel's answer is on screen (a phone).
+// A citation link in the chat, or a click on an answer, marks a card (qa-card-active): scroll
+// the panel, then the page (on a phone the panel is below the chat), so the card shows from its
+// title down to the highlighted answer, or, when that is taller than the room, the answer a
+// third down it.
+const into = (room, card, answer) =>
+  answer.bottom - card.top <= room.height - 16 ? card.top - room.top - 8
+                                                : answer.top - room.top - room.height / 3;
 const reveal = () => {
   const card = element.querySelector('.qa-card-active');
   if (!card) return;
@@ -122,12 +129,15 @@ const reveal = () => {
   let box = card.parentElement;
   while (box && !['auto', 'scroll'].includes(getComputedStyle(box).overflowY)) box = box.parentElement;
   if (box && box.clientHeight) {
-    const top = target.getBoundingClientRect().top - box.getBoundingClientRect().top;
-    box.scrollTop = Math.max(0, box.scrollTop + top - box.clientHeight / 3);
+    const frame = box.getBoundingClientRect();
+    const room = {top: frame.top, height: box.clientHeight};
+    box.scrollTop = Math.max(0, box.scrollTop + into(room, card.getBoundingClientRect(),
+                                                     target.getBoundingClientRect()));
   }
   const shown = target.getBoundingClientRect();
   if (shown.top < 0 || shown.bottom > window.innerHeight) {
-    window.scrollBy({top: shown.top - window.innerHeight / 3});
+    const room = {top: 0, height: window.innerHeight};
+    window.scrollBy({top: into(room, card.getBoundingClientRect(), shown)});
   }
   card.focus({preventScroll: true});
 };
