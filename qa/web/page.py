@@ -62,7 +62,7 @@ def build_app(service: ChatService, *, examples: Sequence[str] = SEED_EXAMPLES,
               allow_add: bool = True, lang: str = DEFAULT_LANGUAGE) -> gr.Blocks:
     """The Blocks for ``service``; launch with :func:`launch` (theme and CSS go there).
     ``allow_add=False`` (``--read-only``) hides "Add an article". The page is built in
-    ``lang``; each visitor's page then switches to ``?lang=`` or the browser's language."""
+    ``lang``; a visitor's page switches with its language button or ``?lang=``."""
     t = texts(lang)
     with gr.Blocks(title=t["page_title"], analytics_enabled=False) as blocks:
         page = _Page(
