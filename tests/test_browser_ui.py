@@ -68,6 +68,7 @@ def test_the_interface_is_german_and_switches_to_english(browser, served):
         assert "Einschätzung: sicher" in page.locator(BOT_MESSAGES).last.inner_text()
         page.locator("#qa-language").click()
         page.wait_for_function("() => document.documentElement.lang === 'en'", timeout=10_000)
+        assert page.title() == "News QA · answers with sources"
         page.get_by_role("button", name="Ask", exact=True).wait_for(timeout=10_000)
         page.wait_for_function(f"""() => [...document.querySelectorAll("{BOT_MESSAGES}")].pop()
                                    .innerText.includes('Assessment: confident')""", timeout=10_000)

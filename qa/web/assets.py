@@ -2,7 +2,11 @@
 rendered HTML (qa/web/render.py) into Gradio events."""
 from __future__ import annotations
 
+import json
+
 import gradio as gr
+
+from qa.web.texts import TEXTS
 
 THEME = gr.themes.Soft(
     primary_hue="indigo",
@@ -193,8 +197,11 @@ element.addEventListener('keydown', (event) => {
 CITE_BRIDGE_JS = """
 window.qaCite = (message, number) => trigger('cite', {message: message, number: number});
 """
-# The interface's language, for screen readers and hyphenation (<html lang>).
-LANG_JS = "(lang) => { document.documentElement.lang = lang; return []; }"
+# The interface's language, for screen readers and hyphenation (<html lang>), and the window's
+# title in it.
+LANG_JS = ("(lang) => { document.documentElement.lang = lang; "
+           f"document.title = {json.dumps({lang: t['page_title'] for lang, t in TEXTS.items()}, ensure_ascii=False)}"
+           "[lang] || document.title; return []; }")
 # Run once per page (launch(js=...)). Gradio's copy button under a chat message copies the
 # message's source, which for this chat is escaped Markdown ("**Genf** \[1\]  \n…"). In the
 # capture phase of that click this notes the text the message shows (innerText: "Genf [1]\n
