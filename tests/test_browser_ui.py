@@ -131,13 +131,23 @@ def test_messages_and_articles_are_reachable_and_readable_without_a_mouse(browse
     context, page = open_page(browser, served)
     try:
         ask(page, ASK_COUNCIL)
-        bot = page.locator("#qa-chat [data-testid='bot']").last
+        bot = page.locator("#qa-chat [data-testid='bot']").first
         page.wait_for_function("""() => { const m = [...document.querySelectorAll("#qa-chat [data-testid='bot']")].pop();
                                           return m.getAttribute('aria-label').startsWith('Antwort: Mittwoch'); }""",
                                timeout=10_000)
         label = bot.get_attribute("aria-label")
         assert "**" not in label and "<a" not in label and "\\[" not in label
         assert bot.get_attribute("tabindex") == "0"
+        ask(page, ASK_GENEVA)
+        shown = """([selector, text]) => document.querySelector(selector)
+                                        && document.querySelector(selector).innerText === text"""
+        bot.focus()  # the first answer, by keyboard: Space (or Enter) shows its sources again
+        bot.press(" ")
+        page.wait_for_function(shown, arg=["#qa-sources mark.qa-answer", "Mittwoch"], timeout=10_000)
+        last = page.locator("#qa-chat [data-testid='bot']").last
+        last.focus()
+        last.press("Enter")
+        page.wait_for_function(shown, arg=["#qa-sources mark.qa-answer", "Genf"], timeout=10_000)
         page.get_by_role("tab", name="Alle Artikel").click()
         row = page.locator("#qa-documents .qa-doc-row").first
         row.focus()

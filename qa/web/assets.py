@@ -294,7 +294,7 @@ PAGE_JS = """
   });
   // Gradio labels each message with its Markdown source ("bot's message: **Genf** <a …"): a
   // screen reader read the escapes and tags. Each message is labelled with the text it shows,
-  // and is in the tab order (Enter or Space selects it, as a click does).
+  // and is in the tab order (Enter selects it, as a click does; Space too).
   const labelMessages = () => {
     const chat = document.getElementById('qa-chat');
     if (!chat) return;
@@ -312,7 +312,7 @@ PAGE_JS = """
     {subtree: true, childList: true, characterData: true, attributes: true, attributeFilter: ['aria-label']});
   document.addEventListener('keydown', (event) => {
     const message = event.target.closest && event.target.closest('#qa-chat [data-testid]');
-    if (message && event.target === message && (event.key === 'Enter' || event.key === ' ')) {
+    if (message && event.target === message && event.key === ' ') {  // Gradio handles Enter
       event.preventDefault();
       message.click();
     }
