@@ -79,7 +79,8 @@ def run_load(url: str, users: int, *, questions: int = 1, offset: int = 0, close
 def start_app() -> tuple[object, str]:
     from qa.settings import Settings
     from qa.system import QASystem
-    from qa.web.app import ChatService, build_app, launch
+    from qa.web.app import ChatService
+    from qa.web.page import build_app, launch
 
     blocks = build_app(ChatService(QASystem.load(Settings.from_env())))
     launch(blocks, host="127.0.0.1", port=None, prevent_thread_lock=True)

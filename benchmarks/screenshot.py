@@ -1,4 +1,5 @@
-"""Save docs/screenshot.png: the chat after a seed question, with its source opened.
+"""Save docs/screenshot.png (the chat after a seed question, with its source opened) and
+docs/screenshot-phone.png (a phone, 390×844, after tapping the answer's citation).
 
     python benchmarks/screenshot.py                      # starts the app (real models) itself
     python benchmarks/screenshot.py --url http://127.0.0.1:7860/
@@ -48,6 +49,18 @@ def capture(url: str, out: Path) -> None:
         page.mouse.move(0, 0)
         out.parent.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(out))
+        # the phone: one question, then its first citation tapped (the source scrolls into view)
+        phone = browser.new_page(viewport={"width": 390, "height": 844}, device_scale_factor=2,
+                                 is_mobile=True, has_touch=True)
+        phone.goto(url)
+        box = phone.locator("#qa-question textarea")
+        box.fill(FIRST)
+        box.press("Enter")
+        wait_for_answers(phone, 1)
+        phone.locator("#qa-chat .message.bot a.qa-cite").first.tap()
+        phone.locator("#qa-sources .qa-card-active").wait_for()
+        phone.wait_for_timeout(800)
+        phone.screenshot(path=str(out.with_name(out.stem + "-phone" + out.suffix)))
         browser.close()
 
 
@@ -61,7 +74,8 @@ def main(argv=None) -> int:
     if url is None:
         from qa.settings import Settings
         from qa.system import QASystem
-        from qa.web.app import ChatService, build_app, launch
+        from qa.web.app import ChatService
+        from qa.web.page import build_app, launch
 
         blocks = build_app(ChatService(QASystem.load(Settings.from_env())))
         launch(blocks, host="127.0.0.1", port=None, prevent_thread_lock=True)

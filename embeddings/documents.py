@@ -11,8 +11,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Mapping
 
-from embeddings.sentences import split_sentences
 from embeddings.errors import QAError
+from embeddings.formats import clean_url
+from embeddings.sentences import split_sentences
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,24 @@ MAX_BYTES = 5_000_000
 TITLE_MAX_CHARS = 140
 # Metadata is read from the article's head only, never from its body.
 _HEAD_LINES = 4
+# Bumped whenever what a file yields (title, metadata) changes for the same bytes: an index
+# records it (embeddings/indexing.py) and reads every file again once when it differs.
+METADATA_VERSION = 2
+
+# Header lines: "Key: value" lines at the very top of an article (or in Markdown front matter)
+# that say what it is. Keys are matched in any case; "Quelle"/"Source" is the link when its
+# value is a URL, else the outlet. The lines stay in the text (offsets point into the file as
+# published); they are only not taken for the headline or the first sentence.
+_HEADER_KEYS = {
+    "url": "url", "link": "url", "quelle": "source", "source": "source",
+    "title": "title", "titel": "title", "headline": "title", "überschrift": "title",
+    "outlet": "outlet", "medium": "outlet",
+    "date": "date", "datum": "date",
+    "author": "author", "autor": "author", "autorin": "author",
+}
+_HEADER_LINE = re.compile(r"(?P<key>[A-Za-zÄÖÜäöüß]{2,12})[ \t]*:[ \t]*(?P<value>.*)")
+_MAX_HEADER_LINES = 12
+_NAME_MAX_CHARS = 80   # an outlet's or author's name
 
 # News agencies: "Von dpa" names the outlet, "Von Anna Muster" only an author.
 _AGENCIES = frozenset(
@@ -139,13 +158,15 @@ def load_document(path: Path | str, *, max_bytes: int = MAX_BYTES, folder: Path 
         return _load_rich(path, max_bytes=max_bytes, folder=folder)
     text = _read_text(path, max_bytes=max_bytes, folder=folder)
     is_markdown = path.suffix.lower() == ".md"
-    title, metadata = _describe(text, is_markdown=is_markdown)
-    return Document(
-        doc_id=path.name,
-        title=title or path.stem,
-        text=text,
-        metadata=MappingProxyType(metadata),
-    )
+    title, metadata = _describe(text, is_markdown=is_markdown, source=path)
+    return _document(path, title, text, metadata)
+
+
+def _document(path: Path, title: str, text: str, metadata: dict[str, str]) -> Document:
+    """The Document, titled by its file name when nothing better was found."""
+    if not title:
+        title, metadata["title_source"] = path.stem, "file_name"
+    return Document(doc_id=path.name, title=title, text=text, metadata=MappingProxyType(metadata))
 
 
 def normalise_newlines(text: str) -> str:
@@ -215,12 +236,12 @@ def _load_rich(path: Path, *, max_bytes: int, folder: Path | str | None) -> Docu
     extract = formats.pdf_article if path.suffix.lower() == ".pdf" else formats.html_article
     extracted = extract(data, source=path)
     text = normalise_newlines(extracted.text)
-    title, metadata = _describe(text, is_markdown=False)
+    title, metadata = _describe(text, is_markdown=False, source=path)
     for key, value in extracted.metadata.items():
         metadata.setdefault(key, value)  # the article's own head lines win over markup hints
-    title = _shorten(extracted.title) if extracted.title else title
-    return Document(doc_id=path.name, title=title or path.stem, text=text,
-                    metadata=MappingProxyType(metadata))
+    if extracted.title and metadata.get("title_source") != "header":
+        title, metadata["title_source"] = _shorten(extracted.title), extracted.title_source
+    return _document(path, title, text, metadata)
 
 
 def _read_bytes(path: Path, *, max_bytes: int, folder: Path | str | None = None) -> bytes:
@@ -284,22 +305,96 @@ def _read_text(path: Path, *, max_bytes: int, folder: Path | str | None = None) 
     return text
 
 
-def _describe(text: str, *, is_markdown: bool) -> tuple[str, dict[str, str]]:
-    """The headline and the metadata the article's first lines reveal."""
-    lines = [line.strip() for line in text.split("\n")]
+def _describe(text: str, *, is_markdown: bool, source: object = "article") -> tuple[str, dict[str, str]]:
+    """The headline and the metadata the article's first lines reveal (``title_source`` says
+    where the headline came from; "" when there is none). ``source`` names the file in warnings."""
     metadata: dict[str, str] = {}
-    title = ""
+    title, title_source = "", ""
+    body = text
     if is_markdown:
         front = _MD_FRONT_MATTER.match(text)
         if front:
-            lines = [line.strip() for line in text[front.end():].split("\n")]
-            title = _front_matter_title(front.group("body"))
-    content = [line for line in lines if line]
+            body = text[front.end():]
+            title = _read_header_lines(front.group("body").split("\n"), metadata, where=f"{source}: front matter")
+    lines = body.split("\n")
+    header_end = _header_block_end(lines)
+    title = _read_header_lines(lines[:header_end], metadata, where=f"{source}: header line") or title
+    if title:
+        title_source = "header"
+    lines = lines[header_end:]
+    content = [line.strip() for line in lines if line.strip()]
+    found: dict[str, str] = {}
     for line in content[:_HEAD_LINES]:
-        _read_head_line(line, metadata)
+        _read_head_line(line, found)
+    metadata = {**found, **metadata}   # an explicit header line wins over a dateline or byline
     if not title:
-        title = _title(content, is_markdown=is_markdown)
+        title, title_source = _title([line.strip() for line in lines], is_markdown=is_markdown)
+    if title_source:
+        metadata["title_source"] = title_source
     return title, metadata
+
+
+def _header_block_end(lines: list[str]) -> int:
+    """How many of ``lines`` form the header block: known ``Key: value`` lines at the very
+    top (blank lines before and between them allowed), at most _MAX_HEADER_LINES of them."""
+    end, headers = 0, 0
+    for index, line in enumerate(lines[:4 * _MAX_HEADER_LINES]):
+        if not line.strip():
+            continue
+        match = _HEADER_LINE.fullmatch(line.strip())
+        if match is None or match.group("key").lower() not in _HEADER_KEYS or headers == _MAX_HEADER_LINES:
+            break
+        headers += 1
+        end = index + 1
+    return end
+
+
+def _read_header_lines(lines: list[str], metadata: dict[str, str], *, where: str) -> str:
+    """Fill ``metadata`` from the ``Key: value`` lines with a key of _HEADER_KEYS (others, as in
+    front matter, are passed over); the title, or "". A value that cannot be right (a link that
+    is no http(s) URL, a date that is no date) is dropped with a warning."""
+    title = ""
+    for line in lines:
+        match = _HEADER_LINE.fullmatch(line.strip())
+        if match is None:
+            continue
+        key, value = match.group("key").lower(), " ".join(match.group("value").split()).strip("\"'")
+        kind = _HEADER_KEYS.get(key)
+        if kind is None or not value:
+            continue
+        if kind == "source":   # "Quelle: https://..." is the link, "Quelle: dpa" the outlet
+            kind = "url" if re.match(r"[a-z][a-z0-9+.-]*:", value, re.IGNORECASE) else "outlet"
+        if kind == "title":
+            title = title or _shorten(value)
+        elif kind == "url":
+            url = clean_url(value)
+            if url is None:
+                log.warning("ignoring %s %s: %.80r is not an absolute http(s) link", where, key, value)
+            else:
+                metadata.setdefault("url", url)
+        elif kind == "date":
+            day = _header_date(value)
+            if day is None:
+                log.warning("ignoring %s %s: %.40r is not a date (use 2025-09-04 or 04.09.2025)",
+                            where, key, value)
+            else:
+                metadata.setdefault("date", day)
+        else:   # outlet, author: names, kept short
+            metadata.setdefault(kind, _shorten(value, limit=_NAME_MAX_CHARS))
+    return title
+
+
+def _header_date(value: str) -> str | None:
+    """"2025-09-04", "2025-09-04T14:07:00+02:00" or "4.9.2025" as an ISO date; None otherwise."""
+    german = re.fullmatch(r"(\d{1,2})\.(\d{1,2})\.(\d{4})(?:[ ,-]+\d{1,2}:\d{2}(?: Uhr)?)?", value)
+    try:
+        if german:
+            return dt.date(int(german.group(3)), int(german.group(2)), int(german.group(1))).isoformat()
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}(?:[T ][\d:.]+(?:Z|[+-]\d{2}:?\d{2})?)?", value):
+            return dt.date.fromisoformat(value[:10]).isoformat()
+    except ValueError:
+        pass
+    return None
 
 
 def _read_head_line(line: str, metadata: dict[str, str]) -> None:
@@ -333,18 +428,23 @@ def _read_head_line(line: str, metadata: dict[str, str]) -> None:
         metadata.setdefault("reading_time", reading.group("value"))
 
 
-def _title(content: list[str], *, is_markdown: bool) -> str:
-    """The first line that is neither an editorial note nor a byline, shortened honestly."""
+def _title(lines: list[str], *, is_markdown: bool) -> tuple[str, str]:
+    """The headline and where it came from: a Markdown heading or a headline line ("heading":
+    a line of its own, one sentence, not ending in "."), else the first sentence
+    ("first_sentence"), passing over editorial notes, bylines and a dateline's place; ("", "")
+    when the text has none. ``lines``: the text's stripped lines after any header lines."""
+    content = [line for line in lines if line]
     if is_markdown:
         for line in content[:_HEAD_LINES]:
             heading = _MD_HEADING.fullmatch(line)
             if heading:
-                return _shorten(heading.group("text"))
-    for index, line in enumerate(content):
-        if _EDITORIAL_NOTE.fullmatch(line) or _byline_author(line):
+                return _shorten(heading.group("text")), "heading"
+    for index, line in enumerate(lines):
+        if not line or _EDITORIAL_NOTE.fullmatch(line) or _byline_author(line):
             continue
-        if is_markdown and index + 1 < len(content) and re.fullmatch(r"=+|-+", content[index + 1]):
-            return _shorten(line)  # a setext heading ("Title\n=====")
+        after = lines[index + 1] if index + 1 < len(lines) else ""
+        if is_markdown and re.fullmatch(r"=+|-+", after):
+            return _shorten(line), "heading"  # a setext heading ("Title\n=====")
         heading = _MD_HEADING.fullmatch(line) if is_markdown else None
         if heading:
             line = heading.group("text")
@@ -355,8 +455,11 @@ def _title(content: list[str], *, is_markdown: bool) -> str:
         if not spans:
             continue
         start, end = spans[0]
-        return _shorten(line[start:end])
-    return ""
+        if (not dateline and not after and len(spans) == 1 and len(line) <= TITLE_MAX_CHARS
+                and not line.rstrip().endswith((".", ",", ";", ":"))):
+            return _shorten(line), "heading"
+        return _shorten(line[start:end]), "first_sentence"
+    return "", ""
 
 
 def _dateline(line: str) -> re.Match[str] | None:
@@ -378,21 +481,15 @@ def _byline_author(line: str) -> str:
     return ""
 
 
-def _shorten(sentence: str) -> str:
+def _shorten(sentence: str, *, limit: int = TITLE_MAX_CHARS) -> str:
+    """White space made single spaces, a final period dropped, and at most ``limit`` characters
+    (cut at a word, ending in " …")."""
     sentence = " ".join(sentence.split())
     if sentence.endswith(".") and not sentence.endswith(".."):
         sentence = sentence[:-1].rstrip()
-    if len(sentence) <= TITLE_MAX_CHARS:
+    if len(sentence) <= limit:
         return sentence
-    cut = sentence.rfind(" ", 0, TITLE_MAX_CHARS)
-    head = sentence[: cut if cut > 0 else TITLE_MAX_CHARS].rstrip(" ,;:-–—")
+    cut = sentence.rfind(" ", 0, limit)
+    head = sentence[: cut if cut > 0 else limit].rstrip(" ,;:-–—")
     return head + " …"
-
-
-def _front_matter_title(body: str) -> str:
-    for line in body.split("\n"):
-        key, _, value = line.partition(":")
-        if key.strip().lower() == "title" and value.strip():
-            return _shorten(value.strip().strip("\"'"))
-    return ""
 

@@ -3,7 +3,9 @@
 HTML: the main text of the page (the longest ``<article>``, else ``<main>``, else ``<body>``)
 with boilerplate dropped (scripts, styles, navigation, headers without the headline, footers,
 asides, forms, cookie/share/related boxes); block elements become paragraphs. The title is
-the ``<h1>``, else ``<title>``. Parsed with BeautifulSoup's pure-Python ``html.parser``.
+``og:title``, else the first ``<h1>``, else ``<title>`` (which often carries the site's name);
+the original's link is ``<link rel="canonical">``, else ``og:url`` (absolute http(s) links
+only, see :func:`clean_url`). Parsed with BeautifulSoup's pure-Python ``html.parser``.
 
 PDF: the text layer of each page (pypdf), pages joined by a blank line. ``metadata["pages"]``
 holds the page count and ``metadata["page_starts"]`` the document offset where each page
@@ -17,6 +19,7 @@ import logging
 import re
 from bisect import bisect_right
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from embeddings.errors import QAError
 
@@ -42,6 +45,11 @@ _BOILERPLATE = re.compile(
     r"comments?|breadcrumbs?|subscribe|promo|sidebar|navigation|navbar|paywall|skip-link)(?:$|[\s_-])",
     re.IGNORECASE)
 _BOILERPLATE_ROLES = frozenset({"navigation", "banner", "contentinfo", "complementary", "search", "dialog"})
+# A link longer than this is no article address (browsers cope with 2 000; sitemaps cap at 2 048).
+URL_MAX_CHARS = 2048
+_URL_FORBIDDEN = re.compile(r"[\x00-\x20\x7f-\x9f\\<>\"'`{}|^]")
+# A host name of dot-separated labels (letters of any script, digits, "-", "_"), or an IPv6 address.
+_HOST = re.compile(r"(?:\w(?:[\w-]{0,61}\w)?\.)*\w(?:[\w-]{0,61}\w)?\.?|[0-9a-f:.]+:[0-9a-f:.]*")
 _DATE_META = ("article:published_time", "datepublished", "date", "pubdate", "publish-date",
               "dc.date", "dc.date.issued", "og:published_time")
 
@@ -52,7 +60,30 @@ class ExtractedText:
 
     text: str
     title: str = ""
+    # Where ``title`` came from: "html" (og:title, <title>), "heading" (<h1>), "pdf" (its info).
+    title_source: str = ""
     metadata: dict[str, str] = field(default_factory=dict)
+
+
+def clean_url(value: object) -> str | None:
+    """``value`` as the link to an article, or ``None``: an absolute ``http(s)`` URL with a
+    host name, at most URL_MAX_CHARS, without white space, quotes, angle brackets or control
+    characters and without user credentials (``https://bank.example@evil.example/``).
+    ``javascript:``, ``data:``, relative and protocol-relative links are refused."""
+    if not isinstance(value, str):
+        return None
+    url = value.strip()
+    if not url or len(url) > URL_MAX_CHARS or _URL_FORBIDDEN.search(url):
+        return None
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        parts.port  # noqa: B018 - raises ValueError for a port that is no number or out of range
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not host or "@" in parts.netloc:
+        return None
+    return url if _HOST.fullmatch(host) else None
 
 
 # ---- HTML -------------------------------------------------------------------------------
@@ -71,8 +102,8 @@ def html_article(data: bytes, *, source: object) -> ExtractedText:
                       "(too large or too deeply nested to be an article); save the article as text")
     try:
         soup = BeautifulSoup(data, "html.parser")
-        title = _html_title(soup)
         metadata = _html_metadata(soup)
+        title, title_source = _html_title(soup, og_title=metadata.pop("og:title", ""))
         lengths = _text_lengths(soup)
         root = _main_element(soup, lengths)
         text = _block_text(root, lengths)
@@ -80,29 +111,53 @@ def html_article(data: bytes, *, source: object) -> ExtractedText:
         raise QAError(f"{source}: HTML nested too deeply to read; save the article as text") from None
     if not text.strip():
         raise QAError(f"{source}: empty HTML page (no readable text outside navigation and scripts)")
-    return ExtractedText(text=text, title=title, metadata=metadata)
+    return ExtractedText(text=text, title=title, title_source=title_source, metadata=metadata)
 
 
 def _clean(text: str) -> str:
     return re.sub(r"[ \t\n\r\f]+", " ", text.replace(_PARAGRAPH, " ").replace(_LINE, " ")).strip()
 
 
-def _html_title(soup) -> str:
+def _html_title(soup, *, og_title: str) -> tuple[str, str]:
+    """The page's title and where it came from: og:title (an editor's headline), the first
+    ``<h1>``, ``<title>`` (last: it often ends in " | Site name"); ("", "") when none has text."""
+    if og_title:
+        return og_title, "html"
     h1 = soup.find("h1")
     if h1 is not None and _clean(h1.get_text(" ")):
-        return _clean(h1.get_text(" "))
-    if soup.title is not None and soup.title.string:
-        return _clean(soup.title.string)
-    return ""
+        return _clean(h1.get_text(" ")), "heading"
+    # <title> holds text only; tags inside it mean it was never closed ("<title>Gipfel<body>...").
+    title = _clean("".join(soup.title.find_all(string=True, recursive=False))) if soup.title else ""
+    return (title, "html") if title else ("", "")
 
 
 def _html_metadata(soup) -> dict[str, str]:
+    """Date, site, author and the original's link from ``<meta>`` and ``<link rel=canonical>``
+    (og:title too, under its own key, for :func:`_html_title`)."""
     metadata: dict[str, str] = {}
+    for link in soup.find_all("link"):
+        rel = link.get("rel") or []
+        rels = rel.split() if isinstance(rel, str) else rel
+        if "canonical" in {str(r).lower() for r in rels}:
+            url = clean_url(link.get("href"))
+            if url is not None:
+                metadata["url"] = url
+                break
+            log.debug("ignoring canonical link %.80r: not an absolute http(s) URL", link.get("href"))
     for meta in soup.find_all("meta"):
-        key = (meta.get("property") or meta.get("name") or meta.get("itemprop") or "").strip().lower()
-        content = (meta.get("content") or "").strip()
+        key = str(meta.get("property") or meta.get("name") or meta.get("itemprop") or "").strip().lower()
+        content = str(meta.get("content") or "").strip()
         if not key or not content:
             continue
+        if key == "og:url":
+            url = clean_url(content)
+            if url is not None:
+                metadata.setdefault("url", url)   # a canonical link, read first, wins
+            continue
+        if key == "og:title":
+            metadata.setdefault("og:title", _clean(content))
+            continue
+        content = _clean(content)
         if key in _DATE_META and "date" not in metadata:
             try:
                 metadata["date"] = dt.date.fromisoformat(content[:10]).isoformat()
@@ -110,6 +165,7 @@ def _html_metadata(soup) -> dict[str, str]:
                 pass  # not an ISO date: say nothing rather than guess
         elif key == "og:site_name":
             metadata.setdefault("site", content[:80])
+            metadata.setdefault("outlet", content[:80])   # the article's own dateline wins
         elif key == "author" and not content.startswith("http"):
             metadata.setdefault("author", content[:80])
     return metadata
@@ -231,7 +287,7 @@ def pdf_article(data: bytes, *, source: object) -> ExtractedText:
             raise QAError(f"{source}: {count} pages is more than {MAX_PDF_PAGES}; split the PDF into articles")
         pages = [_pdf_page_text(page.extract_text() or "") for page in reader.pages]
         info = reader.metadata
-        title = str(info.title).strip() if info is not None and info.title else ""
+        title = _clean(str(info.title)) if info is not None and info.title else ""
     except QAError:
         raise
     except (PyPdfError, Exception) as error:  # noqa: BLE001 - a hostile file can raise anything
@@ -246,7 +302,7 @@ def pdf_article(data: bytes, *, source: object) -> ExtractedText:
     if not full.strip():
         raise QAError(f"{source}: the PDF has no text layer (a scan?); run OCR on it or save it as text")
     metadata = {"pages": str(len(pages)), "page_starts": ",".join(map(str, starts))}
-    return ExtractedText(text=full, title=title, metadata=metadata)
+    return ExtractedText(text=full, title=title, title_source="pdf" if title else "", metadata=metadata)
 
 
 def _pdf_page_text(text: str) -> str:

@@ -19,7 +19,7 @@ import numpy as np
 
 from embeddings.atomic import atomic_file
 from embeddings.chunking import Chunk, chunk_documents
-from embeddings.documents import Document, corpus_snapshot, load_corpus
+from embeddings.documents import METADATA_VERSION, Document, corpus_snapshot, load_corpus
 from embeddings.encoder import Embedder
 from embeddings.locking import writer_lock
 from embeddings.store import CORPUS_CHANGED, ChunkIndex, IndexManifest, clean_index_dir, corpus_fingerprint, document_hash
@@ -29,8 +29,11 @@ log = logging.getLogger(__name__)
 
 # Bump when sentence splitting or chunking changes the chunks it produces.
 CHUNKER_VERSION = 1
-# The manifest's record of the corpus files the index reflects: name -> [size, mtime in ns].
+# The manifest's record of the corpus files the index reflects: name -> [size, mtime in ns],
+# trusted only while it was made by the same way of reading files (documents.METADATA_VERSION):
+# after an upgrade that reads titles or metadata differently every file is read once again.
 CORPUS_FILES = "corpus_files"
+CORPUS_FILES_READER = "corpus_files_metadata_version"
 # Chunks embedded per call while updating: one progress bar over all of them, and memory
 # bounded for large additions (1000 articles ≈ 10k chunks).
 EMBED_BATCH = 128
@@ -52,13 +55,15 @@ class IndexChanges:
     chunks_added: int = 0
     chunks_removed: int = 0
     seconds: float = 0.0
+    relabelled: tuple[str, ...] = ()   # same text, new title or metadata: not embedded again
 
     @property
     def changed(self) -> bool:
-        return bool(self.added or self.updated or self.removed)
+        return bool(self.added or self.updated or self.removed or self.relabelled)
 
     def summary(self) -> str:
-        return (f"added {len(self.added)}, updated {len(self.updated)}, unchanged {len(self.unchanged)}, "
+        relabelled = f"relabelled {len(self.relabelled)}, " if self.relabelled else ""
+        return (f"added {len(self.added)}, updated {len(self.updated)}, {relabelled}unchanged {len(self.unchanged)}, "
                 f"removed {len(self.removed)}; chunks +{self.chunks_added} -{self.chunks_removed} "
                 f"({self.seconds:.1f} s)")
 
@@ -203,15 +208,19 @@ def update_index(index: ChunkIndex, documents: Sequence[Document], embedder: Emb
     if index.manifest.model_fingerprint != embedder.fingerprint:
         raise QAError(f"the index was built with {index.manifest.model_name}, not {embedder.name}; "
                       "rebuild it with: qa index --rebuild (or pass the index's --model)")
-    added, updated, unchanged = [], [], []
+    added, updated, relabelled, unchanged = [], [], [], []
     for doc in documents:
         old = index.documents.get(doc.doc_id)
         if old is None:
             added.append(doc)
-        elif document_hash(old) != document_hash(doc):
-            updated.append(doc)
-        else:
+        elif document_hash(old) == document_hash(doc):
             unchanged.append(doc.doc_id)
+        elif old.text == doc.text:
+            relabelled.append(doc)   # only the title or metadata changed: nothing to embed
+        else:
+            updated.append(doc)
+    if relabelled:
+        index.relabel_documents(relabelled)
     fresh = added + updated
     chunks, vectors = encode_corpus(fresh, embedder, max_tokens=int(chunking["max_tokens"]),
                                     overlap=int(chunking["overlap"]), show_progress=show_progress)
@@ -225,7 +234,7 @@ def update_index(index: ChunkIndex, documents: Sequence[Document], embedder: Emb
         removed_chunks += index.remove_documents(remove)
     changes = IndexChanges(
         added=tuple(d.doc_id for d in added), updated=tuple(d.doc_id for d in updated),
-        unchanged=tuple(unchanged), removed=tuple(remove), chunks_added=len(chunks),
+        relabelled=tuple(d.doc_id for d in relabelled), unchanged=tuple(unchanged), removed=tuple(remove), chunks_added=len(chunks),
         chunks_removed=removed_chunks, seconds=time.perf_counter() - started)
     if changes.changed:
         log.info("index updated in place: %s", changes.summary())
@@ -294,7 +303,9 @@ def _open_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, *, max_to
         if index_kind not in ("auto", index.manifest.index_kind):
             resolve_index_kind(index_kind, 0, embedder.dimension)  # a typo is an error, not a rebuild
             reasons.append(f"index type changed ({index.manifest.index_kind} → {index_kind})")
-        stale_corpus = index.manifest.corpus_fingerprint != corpus_fingerprint(documents)
+        # A record of the files made by an older METADATA_VERSION is renewed like a changed corpus.
+        stale_corpus = (index.manifest.corpus_fingerprint != corpus_fingerprint(documents)
+                        or index.manifest.extra.get(CORPUS_FILES_READER) != METADATA_VERSION)
         if not allow_rebuild:
             return IndexStatus(index=index, rebuilt=False,
                                reasons=tuple(reasons + [CORPUS_CHANGED] * stale_corpus),
@@ -327,7 +338,10 @@ def _open_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, *, max_to
 
 
 def unchanged_files(index: ChunkIndex, snapshot: Mapping[str, list[int]]) -> dict[str, Document]:
-    """The index's documents whose files have the size and mtime the index recorded for them."""
+    """The index's documents whose files have the size and mtime the index recorded for them
+    (none when the record was made by another METADATA_VERSION)."""
+    if index.manifest.extra.get(CORPUS_FILES_READER) != METADATA_VERSION:
+        return {}
     known = index.manifest.extra.get(CORPUS_FILES) or {}
     return {name: index.documents[name] for name, stat in snapshot.items()
             if name in index.documents and list(known.get(name) or ()) == list(stat)}
@@ -337,14 +351,15 @@ def remember_files(index: ChunkIndex, snapshot: Mapping[str, list[int]], *,
                    only: Iterable[str] | None = None) -> None:
     """Record in the manifest the corpus files' size and mtime the index now reflects (all of
     ``snapshot``, or just the names in ``only``, which were written or deleted by this writer)."""
-    files = dict(index.manifest.extra.get(CORPUS_FILES) or {}) if only is not None else {}
+    current = index.manifest.extra.get(CORPUS_FILES_READER) == METADATA_VERSION
+    files = dict(index.manifest.extra.get(CORPUS_FILES) or {}) if only is not None and current else {}
     for name in (snapshot if only is None else only):
         if name in snapshot:
             files[name] = list(snapshot[name])
         else:
             files.pop(name, None)
-    index.manifest = replace(index.manifest, extra=MappingProxyType({**index.manifest.extra,
-                                                                    CORPUS_FILES: dict(sorted(files.items()))}))
+    index.manifest = replace(index.manifest, extra=MappingProxyType({
+        **index.manifest.extra, CORPUS_FILES: dict(sorted(files.items())), CORPUS_FILES_READER: METADATA_VERSION}))
 
 
 # ---- the living corpus: files in, files out ------------------------------------------------

@@ -297,6 +297,17 @@ class ChunkIndex:
         self._refresh_manifest()
         return ids.tolist()
 
+    def relabel_documents(self, documents: Sequence[Document]) -> None:
+        """New titles and metadata for documents already indexed with the same text: their
+        chunks, vectors and keywords stay (neither the title nor the metadata is embedded)."""
+        for doc in documents:
+            old = self.documents.get(doc.doc_id)
+            if old is None or old.text != doc.text:
+                raise ValueError(f"{doc.doc_id}: only a document indexed with the same text can be relabelled")
+        for doc in documents:
+            self.documents[doc.doc_id] = doc
+        self._refresh_manifest()
+
     def remove_documents(self, doc_ids: Iterable[str]) -> int:
         """Remove documents and their chunks; an unknown id is a QAError. Returns chunks removed."""
         doc_ids = list(dict.fromkeys(doc_ids))

@@ -311,13 +311,15 @@ class QASystem:
         return len(self._need(self.index, "count passages").chunk_ids([doc_id]))
 
     def rows(self) -> list[dict]:
-        """One row per article: id, title, outlet, date, characters, chunks (sorted by id)."""
+        """One row per article: id, title, outlet, date, the original's link, characters, chunks
+        (sorted by id)."""
         index = self._need(self.index, "list articles")
         counts: dict[str, int] = {}
         for chunk in index.chunks.values():
             counts[chunk.doc_id] = counts.get(chunk.doc_id, 0) + 1
         return [{"doc_id": doc.doc_id, "title": doc.title, "outlet": doc.metadata.get("outlet"),
-                 "date": doc.metadata.get("date"), "chars": len(doc.text), "chunks": counts.get(doc.doc_id, 0)}
+                 "date": doc.metadata.get("date"), "url": doc.metadata.get("url"), "chars": len(doc.text),
+                 "chunks": counts.get(doc.doc_id, 0)}
                 for doc in sorted(index.documents.values(), key=lambda d: d.doc_id)]
 
     # --- status ----------------------------------------------------------------------------

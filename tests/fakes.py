@@ -436,3 +436,4 @@ class TieredPipeline:
         return Response(question=question, answers=tuple(found) if shown else (), hits=hits,
                         reader=self.reader_name, abstained=not shown, retrieval_query=question,
                         confidence=confidence, tier=tier, candidates=tuple(found))
+

@@ -207,11 +207,12 @@ def test_answer_message_has_bold_answer_confidence_and_numbered_citations():
     alt = make_answer(SECOND, "13 000", score=0.5)
     view = present.present(response([best, alt], [FIRST, SECOND], confidence=0.87))
     text = render.answer_markdown(view)
-    assert text.startswith("**12\\. Januar** \\[1\\]")
+    assert text.startswith('**12\\. Januar** <a class="qa-cite" href="#qa-cite-1" title="Quelle 1: ')
     # the calibrated confidence the tiers are cut from, not the reader's 80 % for the span
     assert "Einschätzung: sicher (87 %)" in text and "prüfen" not in text
-    assert "Andere mögliche Antworten: 13 000 (50 %) \\[2\\]" in text
-    assert "\\[1\\] Titel &lt;b&gt;A&lt;/b&gt; · dpa · 04\\.09\\.2025" in text
+    # alternatives carry no percentage: the reader's span score is not the confidence above
+    assert 'Andere mögliche Antworten: 13 000 <a class="qa-cite" href="#qa-cite-2"' in text
+    assert "[1]</a> Titel &lt;b&gt;A&lt;/b&gt; · dpa · 04\\.09\\.2025" in text
     assert [c.number for c in view.citations] == [1, 2]
 
 
@@ -258,7 +259,7 @@ def test_abstention_says_so_in_the_question_language_and_lists_closest_passages(
     view = present.present(response([], [FIRST, SECOND]))
     text = render.answer_markdown(view)
     assert text.startswith("Dazu finde ich in den Artikeln keine Antwort.")
-    assert "\\[1\\]" in text and "\\[2\\]" in text and "Sitzung des Nato" in text
+    assert 'href="#qa-cite-1"' in text and 'href="#qa-cite-2"' in text and "Sitzung des Nato" in text
     english = present.present(response([], [FIRST], question="When does the council meet?"))
     assert render.answer_markdown(english).startswith("I can't find an answer to that in the articles.")
 

@@ -14,7 +14,7 @@ from embeddings.errors import QAError
 from qa.commands.main import build_parser
 from qa.settings import REPO_ROOT, Settings
 from qa.system import QASystem
-from qa.web import app
+from qa.web import app, page, server
 from tests.fakes import FakePipeline, FakeReader, fake_documents, fake_system
 
 SEEDS = REPO_ROOT / "seeds"
@@ -57,7 +57,7 @@ def ask_in_chat(service, question, messages=(), turns=(), **settings):
 def test_a_question_gets_an_answer_with_citation_and_sources(service):
     messages, turns, sources, view = ask_in_chat(service, QUESTION)
     assert [m["role"] for m in messages] == ["user", "assistant"]
-    assert messages[1]["content"].startswith(f"**{app.render.escape_markdown(view.answer.text)}** \\[1\\]")
+    assert messages[1]["content"].startswith(f"**{app.render.escape_markdown(view.answer.text)}** <a class=\"qa-cite\" href=\"#qa-cite-1\"")
     assert re.search(r"Einschätzung: (sicher|unsicher) \(\d+ %\)", messages[1]["content"])
     assert 'class="qa-answer"' in sources and 'data-cite="1"' in sources
     assert turns[0].role == "user" and turns[0].view is None and turns[1].view is view
@@ -152,7 +152,7 @@ def test_a_bug_is_logged_and_the_chat_goes_on(service, pipeline, monkeypatch, ca
         raise RuntimeError("boom")
     monkeypatch.setattr(pipeline, "ask", broken)
     messages, *_ = ask_in_chat(service, QUESTION)
-    assert "Something went wrong" in messages[-1]["content"] and "boom" not in messages[-1]["content"]
+    assert "etwas schiefgegangen" in messages[-1]["content"] and "boom" not in messages[-1]["content"]
     assert "boom" in caplog.text
 
 
@@ -186,34 +186,34 @@ def test_abstention_lists_the_closest_passages(service):
     messages, _, sources, view = ask_in_chat(service, "Xylophon Zebra?")
     assert view.abstained
     assert messages[-1]["content"].startswith("Dazu finde ich in den Artikeln keine Antwort.")
-    assert "\\[1\\]" in messages[-1]["content"] and "qa-card" in sources
+    assert 'href="#qa-cite-1"' in messages[-1]["content"] and "qa-card" in sources
 
 
 def test_selecting_a_message_shows_its_sources(service):
     messages, turns, _, first = ask_in_chat(service, QUESTION)
     messages, turns, _, second = ask_in_chat(service, "Wo finden Gespräche in Genf statt?", messages, turns)
     for index in (0, 1):  # the question or its answer
-        html, view, _ = service.select_message(turns, gr.SelectData(None, {"index": index, "value": None}))
+        html, view, _ = service.select_message(turns, "de", gr.SelectData(None, {"index": index, "value": None}))
         assert view is first
-    html, view, _ = service.select_message(turns, gr.SelectData(None, {"index": 3, "value": None}))
+    html, view, _ = service.select_message(turns, "de", gr.SelectData(None, {"index": 3, "value": None}))
     assert view is second
 
 
 def test_opening_a_citation_shows_the_article_with_the_answer_marked(service, documents):
     _, _, _, view = ask_in_chat(service, QUESTION)
-    html, tabs = service.open_citation(view, gr.EventData(None, {"number": 1}))
+    html, tabs = service.open_citation(view, "de", gr.EventData(None, {"number": 1}))
     answer = view.answer
     document = next(d for d in documents if d.doc_id == answer.doc_id)
     assert f'<mark class="qa-answer">{app.render.escape_html(document.text[answer.start:answer.end])}</mark>' in html
     assert 'id="qa-passage"' in html and tabs.selected == "article"
-    html, _ = service.open_citation(view, gr.EventData(None, {"number": 9}))
+    html, _ = service.open_citation(view, "de", gr.EventData(None, {"number": 9}))
     assert "no citation [9]" in html
 
 
 def test_opening_a_document_from_the_list(service, documents):
-    html, _ = service.open_document(gr.EventData(None, {"doc_id": documents[0].doc_id}))
+    html, _ = service.open_document("de", gr.EventData(None, {"doc_id": documents[0].doc_id}))
     assert documents[0].text[:40].split()[0] in html
-    assert service.open_document(gr.EventData(None, {"doc_id": "missing"}))[0] is not None
+    assert service.open_document("de", gr.EventData(None, {"doc_id": "missing"}))[0] is not None
 
 
 def test_api_ask_returns_answers_with_citations_as_data(service):
@@ -226,11 +226,11 @@ def test_api_ask_returns_answers_with_citations_as_data(service):
 
 
 def test_blocks_build_with_a_named_ask_endpoint_and_a_queue(service):
-    blocks = app.build_app(service)
+    blocks = page.build_app(service)
     names = [d.get("api_name") for d in blocks.config["dependencies"] if d.get("api_visibility") == "public"]
     assert names == ["ask"]
     assert blocks._queue.default_concurrency_limit == 2
-    assert blocks._queue.max_size == app.QUEUE_SIZE
+    assert blocks._queue.max_size == page.QUEUE_SIZE
 
 
 def _free_port() -> int:
@@ -242,8 +242,8 @@ def _free_port() -> int:
 def test_the_ask_endpoint_over_http_with_gradio_client(service):
     from gradio_client import Client
 
-    blocks = app.build_app(service)
-    app.launch(blocks, host="127.0.0.1", port=_free_port(), prevent_thread_lock=True)
+    blocks = page.build_app(service)
+    page.launch(blocks, host="127.0.0.1", port=_free_port(), prevent_thread_lock=True)
     try:
         client = Client(blocks.local_url, verbose=False)
         data = client.predict(question=QUESTION, api_name="/ask")
@@ -261,8 +261,8 @@ def test_the_status_says_articles_passages_retrieval_mode_index_type_and_reader(
     line = app.render.status_line(service.status())
     assert line.startswith("4 articles · ") and " passages · " in line
     assert "hybrid retrieval (BM25 + fake-embedder) · flat index · reader fake-reader" in line
-    header = app.build_app(service).config  # the header is rendered into the page
-    assert any("hybrid retrieval" in str(c.get("props", {}).get("value", "")) for c in header["components"])
+    header = page.build_app(service).config  # the header is rendered into the page
+    assert any("hybride Suche" in str(c.get("props", {}).get("value", "")) for c in header["components"])
 
 
 def test_the_fake_pipelines_status_names_what_it_knows(service):
@@ -271,11 +271,14 @@ def test_the_fake_pipelines_status_names_what_it_knows(service):
 
 
 def test_the_threshold_slider_says_what_0_means_and_what_it_acts_on(service):
-    blocks = app.build_app(service)
+    blocks = page.build_app(service)
     slider = next(c for c in blocks.config["components"] if c.get("props", {}).get("elem_id") == "qa-threshold")
-    assert slider["props"]["label"] == "Abstention threshold (0 = always answer)"
+    assert slider["props"]["label"] == "Schwelle für „nicht in den Artikeln“ (0 = immer antworten)"
+    assert "die Prozentzahl der Einschätzung" in slider["props"]["info"]
+    assert "unsicher" in slider["props"]["info"]
+    english = page.build_app(service, lang="en")
+    slider = next(c for c in english.config["components"] if c.get("props", {}).get("elem_id") == "qa-threshold")
     assert "the percentage shown as 'Assessment'" in slider["props"]["info"]
-    assert "uncertain" in slider["props"]["info"]
 
 
 # --- adding articles ------------------------------------------------------------------------
@@ -449,10 +452,10 @@ def test_adding_waits_for_a_running_question(living):
 def test_the_form_refreshes_the_page_or_shows_the_refusal(living):
     result, header, listing, choices, tab, article, tabs, file, title, text = living.add_from_form(
         None, NEW_TITLE, NEW_TEXT)
-    assert "qa-add-ok" in result and "Added" in result and NEW_TITLE in result
-    assert "5 articles" in header and "zebrastadt-wird-hauptstadt.txt" in listing
+    assert "qa-add-ok" in result and "Hinzugefügt" in result and NEW_TITLE in result
+    assert "5 Artikel" in header and "zebrastadt-wird-hauptstadt.txt" in listing
     assert ("Zebrastadt wird Hauptstadt", "zebrastadt-wird-hauptstadt.txt") in choices.choices
-    assert tab.label == "All articles (5)" and tabs.selected == "article" and NEW_TEXT[:30] in article
+    assert tab.label == "Alle Artikel (5)" and tabs.selected == "article" and NEW_TEXT[:30] in article
     assert (file, title, text) == (None, "", "")
     refused = living.add_from_form(None, "", NEW_TEXT)
     assert "qa-add-error" in refused[0] and "Bitte einen Titel" in refused[0]
@@ -465,7 +468,7 @@ def test_a_fake_pipeline_without_an_index_cannot_add(service):
     assert not service.can_add
     with pytest.raises(QAError, match="cannot add articles"):
         service.add_article(title=NEW_TITLE, text=NEW_TEXT)
-    assert app.build_app(service, allow_add=True)  # the form is hidden, the page still builds
+    assert page.build_app(service, allow_add=True)  # the form is hidden, the page still builds
 
 
 def test_read_only_is_a_flag():
@@ -475,30 +478,30 @@ def test_read_only_is_a_flag():
 # --- start-up -------------------------------------------------------------------------------
 
 def test_auth_needs_both_variables():
-    assert app.auth_from_env({}) is None
-    assert app.auth_from_env({"QA_AUTH_USER": "u", "QA_AUTH_PASSWORD": "p"}) == ("u", "p")
+    assert server.auth_from_env({}) is None
+    assert server.auth_from_env({"QA_AUTH_USER": "u", "QA_AUTH_PASSWORD": "p"}) == ("u", "p")
     with pytest.raises(QAError, match="QA_AUTH_PASSWORD"):
-        app.auth_from_env({"QA_AUTH_USER": "u"})
+        server.auth_from_env({"QA_AUTH_USER": "u"})
 
 
 def parse(argv):
     parser = argparse.ArgumentParser()
-    app.add_serve_arguments(parser)
+    server.add_serve_arguments(parser)
     return parser.parse_args(argv)
 
 
 def test_flags_override_environment_and_defaults(tmp_path):
     args = parse(["--port", "9000", "--corpus", str(tmp_path), "--reader", "my/reader"])
-    settings = app.settings_from_args(args, {"QA_PORT": "8000", "QA_HOST": "0.0.0.0"})
+    settings = server.settings_from_args(args, {"QA_PORT": "8000", "QA_HOST": "0.0.0.0"})
     assert (settings.port, settings.host, settings.corpus_dir) == (9000, "0.0.0.0", Path(tmp_path))
     assert settings.reader_model == "my/reader" and settings.embedding_model == "e5-small"
 
 
 def test_start_up_log_says_which_models_and_why():
-    lines = app.model_choice_reasons(parse(["--reader", "x/y"]), {"QA_EMBEDDING_MODEL": "m"})
+    lines = server.model_choice_reasons(parse(["--reader", "x/y"]), {"QA_EMBEDDING_MODEL": "m"})
     assert lines[0].startswith("embedding model: m") and "set by QA_EMBEDDING_MODEL" in lines[0]
     assert lines[1].startswith("reader: x/y") and "set by --reader" in lines[1]
-    lines = app.model_choice_reasons(parse([]), {})
+    lines = server.model_choice_reasons(parse([]), {})
     assert "offline default" in lines[0] and "offline default" in lines[1]
 
 
@@ -529,5 +532,5 @@ def test_what_a_killed_add_left_in_the_incoming_folder_is_removed_at_start(tmp_p
     leftover = index_dir / app.INCOMING / "add-abc123"
     leftover.mkdir(parents=True)
     (leftover / "half.txt").write_text("halb")
-    app.clean_incoming(index_dir)
+    server.clean_incoming(index_dir)
     assert not any((index_dir / app.INCOMING).iterdir())

@@ -16,6 +16,7 @@ import pytest
 from qa.settings import REPO_ROOT, Settings
 from qa.system import QASystem
 from qa.web import app
+from qa.web import page as web_page
 from tests.fakes import FakePipeline, FakeReader, fake_documents, fake_system
 
 pytestmark = pytest.mark.browser
@@ -43,8 +44,8 @@ def _free_port() -> int:
 
 
 def start_app(service: app.ChatService):
-    blocks = app.build_app(service)
-    app.launch(blocks, host="127.0.0.1", port=_free_port(), prevent_thread_lock=True)
+    blocks = web_page.build_app(service)
+    web_page.launch(blocks, host="127.0.0.1", port=_free_port(), prevent_thread_lock=True)
     return blocks
 
 
@@ -113,7 +114,9 @@ def test_hostile_article_and_question_render_as_text(page, tmp_path):
         user_text = page.locator("#qa-chat .message.user").last.inner_text()
         assert "**fett** [x](javascript:window.__pwned=1)" in user_text and IMG in user_text
         assert bot.locator("strong").first.inner_text() == PAYLOAD  # the answer, literally
-        assert bot.locator("script, img, a").count() == 0
+        assert bot.locator("script, img, a:not(.qa-cite)").count() == 0
+        assert all(href.startswith("#qa-cite-") for href in bot.locator("a").evaluate_all(
+            "links => links.map(a => a.getAttribute('href'))"))
 
         sources = page.locator("#qa-sources")
         assert sources.locator("mark.qa-answer").first.inner_text() == PAYLOAD
@@ -125,7 +128,7 @@ def test_hostile_article_and_question_render_as_text(page, tmp_path):
         assert "![ein Bild](x.png)" in article.inner_text()
         assert '<a href="javascript:window.__pwned=1">einen Anker</a>' in article.inner_text()
 
-        page.get_by_role("tab", name="All articles").click()
+        page.get_by_role("tab", name="Alle Artikel").click()
         titles = page.locator("#qa-documents .qa-doc-title").all_inner_texts()
         assert any(PAYLOAD in title for title in titles)
         page.locator("#qa-documents .qa-doc-row").first.click()
@@ -181,9 +184,9 @@ def test_pasting_an_article_makes_it_answerable_at_once(page, tmp_path):
     blocks = start_app(service)
     try:
         page.goto(blocks.local_url)
-        assert "4 articles" in page.locator("#qa-status").inner_text()
-        assert "BM25 retrieval · flat index" in page.locator("#qa-status").inner_text()
-        page.locator("#qa-add").get_by_text("Add an article").click()
+        assert "4 Artikel" in page.locator("#qa-status").inner_text()
+        assert "BM25-Suche · Index flat" in page.locator("#qa-status").inner_text()
+        page.locator("#qa-add").get_by_text("Artikel hinzufügen").click()
 
         fake_pdf = tmp_path / "bericht.pdf"
         fake_pdf.write_bytes(b"<html><script>window.__pwned=1</script></html>")
@@ -198,9 +201,9 @@ def test_pasting_an_article_makes_it_answerable_at_once(page, tmp_path):
         page.locator("#qa-add-text textarea").fill(NEW_TEXT)
         page.locator("#qa-add-button").click()
         page.locator("#qa-add-result .qa-add-ok").wait_for()
-        assert "Added" in page.locator("#qa-add-result").inner_text()
+        assert "Hinzugefügt" in page.locator("#qa-add-result").inner_text()
         assert NEW_TITLE in page.locator("#qa-add-result").inner_text()  # literally
-        assert "5 articles" in page.locator("#qa-status").inner_text()
+        assert "5 Artikel" in page.locator("#qa-status").inner_text()
         assert "Zebrastadt" in page.locator("#qa-article").inner_text()  # opened in the inspector
 
         ask(page, "Wie heißt die neue Hauptstadt der Testrepublik?")
@@ -208,7 +211,7 @@ def test_pasting_an_article_makes_it_answerable_at_once(page, tmp_path):
         assert bot.locator("strong").first.inner_text() == "Zebrastadt"
         assert "Zebrastadt wird Hauptstadt" in bot.inner_text()  # cited: the pasted article
         assert page.locator("#qa-sources mark.qa-answer").first.inner_text() == "Zebrastadt"
-        page.get_by_role("tab", name="All articles (5)").click()
+        page.get_by_role("tab", name="Alle Artikel (5)").click()
         assert any(NEW_TITLE in t for t in page.locator("#qa-documents .qa-doc-title").all_inner_texts())
         assert (corpus / "zebrastadt-wird-hauptstadt-script-window-pwned-1-script.txt").is_file()
         assert_inert(page)

@@ -10,7 +10,7 @@ from embeddings.store import ChunkIndex
 from qa.commands.main import main
 from embeddings.errors import QAError
 from qa.retrieval.retriever import Retriever
-from tests.fakes import FakeEmbedder, LoaderSpy, fake_loader
+from tests.fakes import FakeEmbedder, LoaderSpy, fake_loader, fake_system
 from qa.settings import REPO_ROOT
 
 SEEDS = REPO_ROOT / "seeds"
@@ -162,7 +162,7 @@ def test_qa_remove_and_list(fake_cli, capsys):
     rows = json.loads(capsys.readouterr().out)["documents"]
     assert [r["doc_id"] for r in rows] == ["genf.txt", "nato.txt"]
     assert rows[0]["title"] == "Gespräche in Genf" and rows[0]["chars"] == len(ARTICLES["genf.txt"])
-    assert all(r["chunks"] >= 1 for r in rows) and set(rows[0]) >= {"outlet", "date"}
+    assert all(r["chunks"] >= 1 for r in rows) and set(rows[0]) >= {"outlet", "date", "url"}
     assert qa("-q", "remove", "nope.txt", *opts) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "unknown document id" in err[0] and "nope.txt" in err[0]
@@ -273,3 +273,13 @@ def test_qa_list_reads_no_article_when_nothing_changed(tmp_path, capsys):
     (sorted(corpus.iterdir())[2]).touch()
     assert main(["list", "--corpus", str(corpus), *index], load_system=fake_loader()) == 0
     assert "does not match the corpus" in capsys.readouterr().err
+
+
+def test_the_list_gives_each_articles_link_from_its_header(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "genf.txt").write_text("URL: https://example.de/genf\nMedium: Beispiel-Zeitung\n\n"
+                                     + ARTICLES["genf.txt"], encoding="utf-8")
+    (corpus / "nato.txt").write_text(ARTICLES["nato.txt"], encoding="utf-8")
+    rows = fake_system(corpus, tmp_path / "idx").rows()
+    assert [(r["url"], r["outlet"]) for r in rows] == [("https://example.de/genf", "Beispiel-Zeitung"), (None, None)]

@@ -47,6 +47,7 @@ def test_seed_000_dpa_afx_dateline(seeds: dict[str, Document]) -> None:
         "note": "neu: Weitere Aussagen von Selenskyj und Biden sowie Hintergrund zu Sicherheitsgesprächen",
         "place": "WASHINGTON/KIEW",
         "outlet": "dpa-AFX",
+        "title_source": "first_sentence",
     }
 
 
@@ -56,7 +57,7 @@ def test_seed_001_teaser_title_and_no_metadata(seeds: dict[str, Document]) -> No
         "Bidens Streubomben-Ankündigung dürfte nur ein Zwischenschritt sein, um den Russen "
         "weiterhin etwas entgegensetzen zu können"
     )
-    assert dict(doc.metadata) == {}
+    assert dict(doc.metadata) == {"title_source": "first_sentence"}
 
 
 def test_seed_002_teaser_title_and_no_metadata(seeds: dict[str, Document]) -> None:
@@ -65,7 +66,7 @@ def test_seed_002_teaser_title_and_no_metadata(seeds: dict[str, Document]) -> No
         "Die Haltung der USA, und damit auch der NATO, ist klar: nur keinen direkten bewaffneten "
         "Konflikt mit russischen Truppen riskieren"
     )
-    assert dict(doc.metadata) == {}
+    assert dict(doc.metadata) == {"title_source": "first_sentence"}
 
 
 def test_seed_003_headline_and_dpa_byline(seeds: dict[str, Document]) -> None:
@@ -77,6 +78,7 @@ def test_seed_003_headline_and_dpa_byline(seeds: dict[str, Document]) -> None:
         "date": "2025-09-04",
         "time": "14:07",
         "reading_time": "4 Min.",
+        "title_source": "heading",
     }
 
 
@@ -130,7 +132,7 @@ def test_file_name_is_the_title_of_last_resort(tmp_path: Path) -> None:
     path = write(tmp_path, "notiz.txt", "(neu: nur eine Notiz)\n")
     doc = load_document(path)
     assert doc.title == "notiz"
-    assert dict(doc.metadata) == {"note": "neu: nur eine Notiz"}
+    assert dict(doc.metadata) == {"note": "neu: nur eine Notiz", "title_source": "file_name"}
 
 
 # --- metadata must never be wrong ---------------------------------------------------------
@@ -154,7 +156,9 @@ def test_file_name_is_the_title_of_last_resort(tmp_path: Path) -> None:
     ],
 )
 def test_metadata_comes_only_from_clear_head_lines(tmp_path: Path, text: str, expected: dict) -> None:
-    assert dict(load_document(write(tmp_path, "x.txt", text)).metadata) == expected
+    metadata = dict(load_document(write(tmp_path, "x.txt", text)).metadata)
+    assert metadata.pop("title_source") in ("heading", "first_sentence")
+    assert metadata == expected
 
 
 # --- skipped files ------------------------------------------------------------------------
@@ -220,3 +224,125 @@ def test_folder_of_only_unusable_files_is_a_clear_error(tmp_path: Path, caplog: 
     with caplog.at_level(logging.WARNING), pytest.raises(QAError, match="no usable article"):
         load_corpus(tmp_path)
     assert len([r for r in caplog.records if r.levelno == logging.WARNING]) == 2
+
+
+# --- header lines: the article's own metadata at its very top ------------------------------
+
+
+HEADED = (
+    "URL: https://www.example.de/politik/nato-gipfel-101.html\n"
+    "Titel:   Nato-Gipfel\tin Vilnius  \n"
+    "Medium: Beispiel-Zeitung\n"
+    "Datum: 11.07.2023\n"
+    "Autorin: Anna Muster\n"
+    "\n"
+    "VILNIUS (dpa) - Die Allianz berät über die Ukraine. Mehr folgt.\n"
+)
+
+
+def test_header_lines_give_link_title_outlet_date_and_author(tmp_path: Path) -> None:
+    doc = load_document(write(tmp_path, "h.txt", HEADED))
+    assert doc.title == "Nato-Gipfel in Vilnius"
+    assert dict(doc.metadata) == {
+        "url": "https://www.example.de/politik/nato-gipfel-101.html",
+        "outlet": "Beispiel-Zeitung",      # the header line wins over the dateline's agency
+        "place": "VILNIUS",                # what the head lines say is still read
+        "date": "2023-07-11",
+        "author": "Anna Muster",
+        "title_source": "header",
+    }
+    assert doc.text == HEADED              # the header stays in the text: offsets are into the file
+
+
+def test_without_a_title_header_the_headline_skips_the_header_lines(tmp_path: Path) -> None:
+    text = "link: https://example.org/a?b=1\nQuelle: dpa\n\nDie Allianz berät über die Ukraine. Mehr folgt.\n"
+    doc = load_document(write(tmp_path, "h.txt", text))
+    assert doc.title == "Die Allianz berät über die Ukraine"
+    assert dict(doc.metadata) == {"url": "https://example.org/a?b=1", "outlet": "dpa",
+                                  "title_source": "first_sentence"}
+    source = load_document(write(tmp_path, "s.txt", "Quelle: https://example.org/b\n\nText.\n"))
+    assert source.metadata["url"] == "https://example.org/b" and "outlet" not in source.metadata
+
+
+@pytest.mark.parametrize("text, title, source", [
+    ("Gipfel in Vilnius\n\nDie Allianz berät. Mehr folgt.\n", "Gipfel in Vilnius", "heading"),
+    ("Wie weit geht Europa?\n\nDie Allianz berät.\n", "Wie weit geht Europa?", "heading"),
+    ("Die Allianz berät.\n\nMehr folgt.\n", "Die Allianz berät", "first_sentence"),
+    ("Die Allianz berät. Mehr folgt.\n", "Die Allianz berät", "first_sentence"),
+    ("Die Allianz berät\nüber die Ukraine.\n", "Die Allianz berät", "first_sentence"),
+    ("BERLIN (dpa) - Die Regierung berät\n\nText.\n", "Die Regierung berät", "first_sentence"),
+])
+def test_title_source_tells_a_headline_from_a_first_sentence(tmp_path: Path, text: str, title: str,
+                                                            source: str) -> None:
+    doc = load_document(write(tmp_path, "t.txt", text))
+    assert (doc.title, doc.metadata["title_source"]) == (title, source)
+
+
+def test_markdown_front_matter_and_heading_sources(tmp_path: Path) -> None:
+    front = load_document(write(tmp_path, "f.md", "---\ntitle: 'Gipfel'\nurl: https://example.org/g\n"
+                                "date: 2023-07-11\ntags: [nato]\n---\n\n# Andere Überschrift\n\nText.\n"))
+    assert front.title == "Gipfel"
+    assert dict(front.metadata) == {"url": "https://example.org/g", "date": "2023-07-11", "title_source": "header"}
+    heading = load_document(write(tmp_path, "h.md", "url: https://example.org/h\n\n# Gipfel in Vilnius\n\nText.\n"))
+    assert (heading.title, heading.metadata["title_source"]) == ("Gipfel in Vilnius", "heading")
+    assert heading.metadata["url"] == "https://example.org/h"
+
+
+@pytest.mark.parametrize("text", [
+    # not at the very top: a line of the story, never metadata
+    "Gipfel in Vilnius\nurl: https://example.org/a\n\nText.\n",
+    "Gipfel in Vilnius\n\nText über den Gipfel.\n\nLink: https://example.org/a\nTitel: Falsch\n",
+    "Die Allianz berät. Quelle: https://example.org/a\n",
+    # not an absolute http(s) link
+    "url: javascript:alert(document.cookie)\n\nText.\n",
+    "url: data:text/html;base64,PHNjcmlwdD4=\n\nText.\n",
+    "url: /politik/nato-101.html\n\nText.\n",
+    "url: //example.org/a\n\nText.\n",
+    "url: https://bank.example@evil.example/login\n\nText.\n",
+    "url: https://example.org/a b\n\nText.\n",
+    "url: https://example.org/<script>\n\nText.\n",
+    "url: https://example.org/" + "a" * 5000 + "\n\nText.\n",
+    "url: ftp://example.org/a\n\nText.\n",
+])
+def test_no_link_from_a_body_line_or_a_hostile_value(tmp_path: Path, text: str) -> None:
+    doc = load_document(write(tmp_path, "x.txt", text))
+    assert "url" not in doc.metadata
+    assert doc.title in ("Gipfel in Vilnius", "Text", "Die Allianz berät")
+    assert doc.text == text
+
+
+def test_bad_header_values_are_dropped_with_a_warning(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    text = "url: javascript:alert(1)\nDatum: 31.02.2025\ndate: gestern\n\nText.\n"
+    with caplog.at_level(logging.WARNING, logger="embeddings.documents"):
+        doc = load_document(write(tmp_path, "bad.txt", text))
+    assert dict(doc.metadata) == {"title_source": "first_sentence"}
+    messages = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(messages) == 3 and all(m.startswith(f"ignoring {tmp_path / 'bad.txt'}: header line") for m in messages)
+    assert "not an absolute http(s) link" in messages[0]
+    assert all("not a date" in m for m in messages[1:])
+
+
+@pytest.mark.parametrize("value, date", [
+    ("2025-09-04", "2025-09-04"), ("2025-09-04T14:07:00+02:00", "2025-09-04"), ("4.9.2025", "2025-09-04"),
+    ("04.09.2025 - 14:07 Uhr", "2025-09-04"), ("2025-13-01", None), ("04.09.25", None), ("2025", None),
+])
+def test_header_dates(tmp_path: Path, value: str, date: str | None) -> None:
+    doc = load_document(write(tmp_path, "d.txt", f"Datum: {value}\n\nText.\n"))
+    assert doc.metadata.get("date") == date
+
+
+def test_huge_header_values_are_capped_and_whitespace_normalised(tmp_path: Path) -> None:
+    words = " ".join(f"Wort{i}" for i in range(200_000))
+    text = f"Titel: {words}\nMedium: {'x' * 100_000}\nAutor:\t Anna \t Muster \n\nText.\n"
+    doc = load_document(write(tmp_path, "big.txt", text))
+    assert doc.title.endswith(" …") and len(doc.title) <= TITLE_MAX_CHARS + 2
+    assert words.startswith(doc.title.removesuffix(" …") + " ")
+    assert len(doc.metadata["outlet"]) <= 82 and doc.metadata["author"] == "Anna Muster"
+
+
+def test_a_story_that_starts_like_a_header_is_still_the_story(tmp_path: Path) -> None:
+    # Only known keys make a header line: "Fazit:" and "Kiew:" begin the story.
+    for first in ("Fazit: Die Allianz berät.", "Kiew: Die Lage ist ernst."):
+        doc = load_document(write(tmp_path, "s.txt", f"{first}\n\nText.\n"))
+        assert doc.metadata["title_source"] == "first_sentence"
+        assert doc.title == first.removesuffix(".")

@@ -86,3 +86,41 @@ def test_no_rebuild_never_touches_a_damaged_index(tmp_path):
     with pytest.raises(QAError, match="damaged"):
         open_index(corpus, tmp_path / "idx", FakeEmbedder(), max_tokens=40, overlap=0, allow_rebuild=False,
                    show_progress=False)
+
+
+def test_an_index_from_an_older_metadata_reader_is_relabelled_without_embedding(tmp_path):
+    """Titles and metadata read by an older version of embeddings/documents.py are renewed once
+    (the files' size and mtime alone would keep them for ever), and nothing is embedded again."""
+    from dataclasses import replace
+    from types import MappingProxyType
+
+    from embeddings.indexing import CORPUS_FILES_READER
+    from embeddings.store import ChunkIndex
+
+    corpus = _corpus(tmp_path / "corpus", **ARTICLES)
+    emb = FakeEmbedder()
+    fresh = open_index(corpus, tmp_path / "idx", emb, max_tokens=40, overlap=0, show_progress=False).index
+    old = ChunkIndex.load(tmp_path / "idx")   # as an older reader saved it: other titles, no title_source
+    old.relabel_documents([replace(doc, title=doc.title.upper(), metadata=MappingProxyType({}))
+                           for doc in old.documents.values()])
+    old.manifest = replace(old.manifest, extra=MappingProxyType(
+        {k: v for k, v in old.manifest.extra.items() if k != CORPUS_FILES_READER}))
+    old.save(tmp_path / "idx")
+    encoded = emb.passages_encoded
+    renewed = open_index(corpus, tmp_path / "idx", emb, max_tokens=40, overlap=0, show_progress=False)
+    assert not renewed.rebuilt and renewed.changes.relabelled == ("a.txt", "b.txt")
+    assert renewed.changes.chunks_added == 0 and emb.passages_encoded == encoded
+    assert renewed.index.documents == fresh.documents
+    assert renewed.index.documents["a.txt"].metadata["title_source"] == "heading"
+    assert ChunkIndex.load(tmp_path / "idx").documents == fresh.documents
+    again = open_index(corpus, tmp_path / "idx", emb, max_tokens=40, overlap=0, show_progress=False)
+    assert again.state == "up to date" and emb.passages_encoded == encoded
+
+
+def test_relabelling_refuses_a_changed_text(tmp_path):
+    from dataclasses import replace
+
+    corpus = _corpus(tmp_path / "corpus", **ARTICLES)
+    index = open_index(corpus, tmp_path / "idx", FakeEmbedder(), max_tokens=40, overlap=0, show_progress=False).index
+    with pytest.raises(ValueError, match="same text"):
+        index.relabel_documents([replace(index.documents["a.txt"], text="Anders.")])

@@ -150,3 +150,78 @@ def test_hostile_or_broken_files_are_refused_with_one_warning(tmp_path, caplog, 
     assert "\n" not in warnings[0]
     with pytest.raises(QAError, match=reason):
         load_document(tmp_path / name, max_bytes=2_000_000)
+
+
+# ---- metadata for source cards: the original's link and a real title ----------------------
+
+def _html_doc(tmp_path, head, body="<p>Die Allianz berät über die Ukraine. Mehr folgt.</p>", name="p.html"):
+    path = tmp_path / name
+    path.write_text(f"<html><head>{head}</head><body>{body}</body></html>", encoding="utf-8")
+    return load_document(path)
+
+
+def test_canonical_link_and_og_title(tmp_path):
+    doc = _html_doc(tmp_path,
+                    '<title>Gipfel | Beispiel-Zeitung</title>'
+                    '<meta property="og:title" content="  Nato-Gipfel\n in Vilnius ">'
+                    '<meta property="og:url" content="https://example.de/og">'
+                    '<link rel="alternate" href="https://example.de/amp">'
+                    '<link rel="canonical" href="https://example.de/politik/gipfel-101.html">'
+                    '<meta property="og:site_name" content="Beispiel-Zeitung">',
+                    body="<h1>Andere Überschrift</h1><p>Die Allianz berät.</p>")
+    assert doc.title == "Nato-Gipfel in Vilnius"
+    assert doc.metadata["title_source"] == "html"
+    assert doc.metadata["url"] == "https://example.de/politik/gipfel-101.html"
+    assert doc.metadata["outlet"] == "Beispiel-Zeitung"   # the site, when the text names no agency
+    assert "og:title" not in doc.metadata
+
+
+def test_og_url_when_the_canonical_link_is_unusable(tmp_path):
+    for href in ("/politik/gipfel-101.html", "javascript:alert(1)", "data:text/html,<script>x</script>", ""):
+        doc = _html_doc(tmp_path, f'<link rel="canonical" href="{href}">'
+                                  '<meta property="og:url" content="https://example.de/og">')
+        assert doc.metadata["url"] == "https://example.de/og", href
+    doc = _html_doc(tmp_path, '<link rel="canonical" href="/relativ"><meta property="og:url" content="javascript:x()">')
+    assert "url" not in doc.metadata
+
+
+def test_title_sources_in_order_h1_then_title_tag_then_first_sentence(tmp_path):
+    h1 = _html_doc(tmp_path, "<title>Seitentitel</title>", body="<h1>Schlagzeile</h1><p>Text.</p>")
+    assert (h1.title, h1.metadata["title_source"]) == ("Schlagzeile", "heading")
+    title = _html_doc(tmp_path, "<title> Seiten\ttitel </title>", body="<h1> </h1><p>Text.</p>")
+    assert (title.title, title.metadata["title_source"]) == ("Seiten titel", "html")
+    plain = _html_doc(tmp_path, "")
+    assert (plain.title, plain.metadata["title_source"]) == ("Die Allianz berät über die Ukraine", "first_sentence")
+
+
+def test_header_lines_in_the_text_win_over_markup(tmp_path):
+    doc = _html_doc(tmp_path, '<meta property="og:title" content="Markup-Titel">'
+                              '<link rel="canonical" href="https://example.de/markup">',
+                    body="<p>Titel: Eigener Titel<br>URL: https://example.de/eigen</p><p>Text.</p>")
+    assert doc.title == "Eigener Titel" and doc.metadata["title_source"] == "header"
+    assert doc.metadata["url"] == "https://example.de/eigen"
+
+
+def test_hostile_markup_gives_short_clean_metadata(tmp_path):
+    huge = "Wort " * 400_000   # 2 MB in one attribute
+    doc = _html_doc(tmp_path,
+                    f'<meta property="og:title" content="{huge}">'
+                    f'<link rel="canonical" href="https://example.de/{"a" * 1_000_000}">'
+                    '<meta property="og:url" content="https://example.de/a b">',
+                    body="<p>Text.</p>")
+    assert len(doc.title) <= 142 and doc.title.endswith(" …")
+    assert "url" not in doc.metadata
+    nested = _html_doc(tmp_path, "<title>Gipfel <b>in <i>Vilnius</i></b></title>", body="<p>Text.</p>")
+    assert nested.title == "Gipfel"
+    broken = _html_doc(tmp_path, "<title>Gipfel", body="<p>Die Allianz berät.</p>")   # never closed
+    assert broken.title == "Gipfel"
+    script = _html_doc(tmp_path, "", body="<h1>Schlag<script>alert(1)</script>zeile</h1><p>Text.</p>")
+    assert script.title == "Schlag zeile"
+
+
+def test_pdf_title_source(tmp_path):
+    path = tmp_path / "t.pdf"
+    path.write_bytes(_pdf([["Erste Zeile des Textes."]], title="Der richtige Titel"))
+    assert load_document(path).metadata["title_source"] == "pdf"
+    path.write_bytes(_pdf([["Erste Zeile des Textes."]]))
+    assert load_document(path).metadata["title_source"] == "first_sentence"

@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "qa.commands.corpus",
     "qa.commands.ask",
     "qa.commands.eval",
+    "qa.commands.feedback",
     "qa.commands.serve",
 )
 

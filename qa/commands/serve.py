@@ -5,7 +5,7 @@ import argparse
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from qa.web.app import serve   # Gradio loads only for this command
+    from qa.web.server import serve   # Gradio loads only for this command
 
     return serve(args, load_system=args.load_system)
 
