@@ -157,14 +157,16 @@ class RayCorpusEncoder:
                  self.workers, threads, self.backend)
         parts: list[dict[str, np.ndarray]] = []
         done: set[int] = set()
+        chunks = 0
         try:
             with tqdm(total=len(documents), unit="doc", desc="embedding on Ray", disable=not show_progress) as bar:
                 for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
                     parts.append(batch)
                     new = set(batch["position"].tolist()) - done
                     done |= new
+                    chunks += len(batch["position"])
                     bar.update(len(new))
-                    bar.set_postfix(chunks=sum(len(p["position"]) for p in parts))
+                    bar.set_postfix(chunks=chunks)
                 bar.update(len(documents) - len(done))   # documents without chunks
         except Exception as error:  # noqa: BLE001 - a worker's failure arrives wrapped; say it in one line
             raise QAError(f"indexing on Ray failed, nothing was written: {_cause(error)}") from None
