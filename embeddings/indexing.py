@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import Iterable, Mapping, Sequence
+from typing import Iterable, Mapping, Protocol, Sequence
 
 import numpy as np
 
@@ -38,6 +38,10 @@ CORPUS_FILES_READER = "corpus_files_metadata_version"
 # bounded for large additions (1000 articles ≈ 10k chunks).
 EMBED_BATCH = 128
 INDEX_KINDS = ("auto", "flat", "hnsw", "ivfpq")
+# The manifest's record of the backends (embeddings.backends) whose vectors the index holds:
+# torch, onnx and openvino give the same vectors, so switching among them keeps the index and
+# this list says which wrote into it.
+EMBEDDING_BACKENDS = "embedding_backends"
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +121,40 @@ def embed_chunks(chunks: Sequence[Chunk], embedder: Embedder, *, show_progress: 
     return np.concatenate(parts)
 
 
+class CorpusEncoder(Protocol):
+    """Documents → their chunks (in document order, as ``chunk_corpus`` makes them) and one passage
+    vector per chunk, in chunk order. ``encode_locally`` does it in this process;
+    embeddings.ray_indexing.RayCorpusEncoder on a Ray cluster. Whatever encodes, the index is
+    built (or updated) from the result by the same code."""
+
+    def __call__(self, documents: Sequence[Document], embedder: Embedder, *, max_tokens: int, overlap: int,
+                 show_progress: bool) -> tuple[list[Chunk], np.ndarray]: ...
+
+
+def encode_locally(documents: Sequence[Document], embedder: Embedder, *, max_tokens: int, overlap: int,
+                   show_progress: bool) -> tuple[list[Chunk], np.ndarray]:
+    """``CorpusEncoder`` in this process: ``chunk_corpus`` then ``embed_chunks``."""
+    chunks = chunk_corpus(documents, embedder, max_tokens=max_tokens, overlap=overlap)
+    return chunks, embed_chunks(chunks, embedder, show_progress=show_progress)
+
+
+def _check_encoded(chunks: Sequence[Chunk], vectors: np.ndarray, embedder: Embedder) -> None:
+    """An encoder's output must be one vector of the embedder's dimension per chunk."""
+    if vectors.shape != (len(chunks), embedder.dimension):
+        raise QAError(f"the corpus encoder returned {vectors.shape[0]} vectors of dimension "
+                      f"{vectors.shape[1] if vectors.ndim == 2 else '?'} for {len(chunks)} chunks of "
+                      f"dimension {embedder.dimension}; nothing was written")
+
+
+def _note_backend(manifest: IndexManifest, embedder: Embedder) -> IndexManifest:
+    """``manifest`` with the embedder's backend added to the backends the index holds vectors of."""
+    backend = getattr(embedder, "backend", None)   # test fakes have none
+    if backend is None:
+        return manifest
+    backends = sorted(set(manifest.extra.get(EMBEDDING_BACKENDS) or ()) | {backend})
+    return replace(manifest, extra=MappingProxyType({**manifest.extra, EMBEDDING_BACKENDS: backends}))
+
+
 def resolve_index_kind(kind: str, n_chunks: int, dimension: int) -> str:
     """``auto`` → embeddings.ann.choose_kind by corpus size (flat for small corpora)."""
     if kind not in INDEX_KINDS:
@@ -131,13 +169,15 @@ def resolve_index_kind(kind: str, n_chunks: int, dimension: int) -> str:
 
 def build_index(documents: Sequence[Document], embedder: Embedder, *, max_tokens: int = 200,
                 overlap: int = 1, show_progress: bool = True, index_kind: str = "auto",
-                bm25: bool = True) -> ChunkIndex:
-    """Chunk and embed ``documents`` into a new in-memory ChunkIndex (with BM25 by default)."""
+                bm25: bool = True, encode_corpus: CorpusEncoder = encode_locally) -> ChunkIndex:
+    """Chunk and embed ``documents`` into a new in-memory ChunkIndex (with BM25 by default).
+    ``encode_corpus`` does the chunking and embedding (here, or on Ray)."""
     if not documents:
         raise QAError("the corpus is empty: add .txt, .md, .html or .pdf articles to the corpus folder")
     started = time.perf_counter()
-    chunks = chunk_corpus(documents, embedder, max_tokens=max_tokens, overlap=overlap)
-    vectors = embed_chunks(chunks, embedder, show_progress=show_progress)
+    chunks, vectors = encode_corpus(documents, embedder, max_tokens=max_tokens, overlap=overlap,
+                                    show_progress=show_progress)
+    _check_encoded(chunks, vectors, embedder)
     kind = resolve_index_kind(index_kind, len(chunks), embedder.dimension)
     manifest = IndexManifest(
         model_name=embedder.name, model_fingerprint=embedder.fingerprint,
@@ -145,6 +185,7 @@ def build_index(documents: Sequence[Document], embedder: Embedder, *, max_tokens
         corpus_fingerprint=corpus_fingerprint(documents), documents=len(documents), chunks=len(chunks),
         index_kind=kind,
     )
+    manifest = _note_backend(manifest, embedder)
     index = ChunkIndex.from_vectors(documents=documents, chunks=chunks, vectors=vectors, manifest=manifest,
                                     bm25=bm25)
     seconds = time.perf_counter() - started
@@ -155,7 +196,8 @@ def build_index(documents: Sequence[Document], embedder: Embedder, *, max_tokens
 
 
 def update_index(index: ChunkIndex, documents: Sequence[Document], embedder: Embedder, *,
-                 remove: Iterable[str] = (), show_progress: bool = True) -> IndexChanges:
+                 remove: Iterable[str] = (), show_progress: bool = True,
+                 encode_corpus: CorpusEncoder = encode_locally) -> IndexChanges:
     """Upsert ``documents`` into ``index`` by content hash, then remove the ``remove`` ids.
 
     Unchanged documents are skipped, new ones added, changed ones replace their old chunks
@@ -180,12 +222,13 @@ def update_index(index: ChunkIndex, documents: Sequence[Document], embedder: Emb
     if relabelled:
         index.relabel_documents(relabelled)
     fresh = added + updated
-    chunks = chunk_corpus(fresh, embedder, max_tokens=int(chunking["max_tokens"]),
-                          overlap=int(chunking["overlap"]))
-    vectors = embed_chunks(chunks, embedder, show_progress=show_progress)
+    chunks, vectors = encode_corpus(fresh, embedder, max_tokens=int(chunking["max_tokens"]),
+                                    overlap=int(chunking["overlap"]), show_progress=show_progress)
+    _check_encoded(chunks, vectors, embedder)
     removed_chunks = len(index.chunk_ids([d.doc_id for d in updated]))
     if fresh:
         index.add_documents(fresh, chunks, vectors)
+        index.manifest = _note_backend(index.manifest, embedder)
     remove = [doc_id for doc_id in dict.fromkeys(remove)]
     if remove:
         removed_chunks += index.remove_documents(remove)
@@ -199,16 +242,18 @@ def update_index(index: ChunkIndex, documents: Sequence[Document], embedder: Emb
 
 
 def sync_index(index: ChunkIndex, documents: Sequence[Document], embedder: Embedder, *,
-               show_progress: bool = True) -> IndexChanges:
+               show_progress: bool = True, encode_corpus: CorpusEncoder = encode_locally) -> IndexChanges:
     """Make ``index`` hold exactly ``documents`` (the corpus folder), re-embedding only what changed."""
     present = {d.doc_id for d in documents}
     gone = sorted(doc_id for doc_id in index.documents if doc_id not in present)
-    return update_index(index, documents, embedder, remove=gone, show_progress=show_progress)
+    return update_index(index, documents, embedder, remove=gone, show_progress=show_progress,
+                        encode_corpus=encode_corpus)
 
 
 def open_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, *, max_tokens: int = 200,
                overlap: int = 1, rebuild: bool = False, allow_rebuild: bool = True,
-               show_progress: bool = True, index_kind: str = "auto") -> IndexStatus:
+               show_progress: bool = True, index_kind: str = "auto",
+               encode_corpus: CorpusEncoder = encode_locally) -> IndexStatus:
     """Load the index in ``index_dir`` and bring it in step with ``corpus_dir``.
 
     A changed corpus is applied in place (see ``sync_index``); a changed model, chunking or
@@ -220,7 +265,7 @@ def open_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, *, max_tok
     again once it is held: another writer may have brought the index up to date meanwhile.
     """
     options = dict(max_tokens=max_tokens, overlap=overlap, rebuild=rebuild, allow_rebuild=allow_rebuild,
-                   show_progress=show_progress, index_kind=index_kind)
+                   show_progress=show_progress, index_kind=index_kind, encode_corpus=encode_corpus)
     status = None if rebuild and allow_rebuild else _open_index(corpus_dir, index_dir, embedder, may_write=False,
                                                                 **options)
     if status is not None:
@@ -231,7 +276,7 @@ def open_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, *, max_tok
 
 def _open_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, *, max_tokens: int, overlap: int,
                 rebuild: bool, allow_rebuild: bool, show_progress: bool, index_kind: str,
-                may_write: bool) -> IndexStatus | None:
+                encode_corpus: CorpusEncoder, may_write: bool) -> IndexStatus | None:
     """``open_index``'s decision and work; None when it must write and ``may_write`` is False."""
     started = time.perf_counter()
     chunking = chunking_settings(max_tokens=max_tokens, overlap=overlap)
@@ -270,7 +315,8 @@ def _open_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, *, max_to
             if stale_corpus and not may_write:
                 return None
             if stale_corpus:
-                changes = sync_index(index, documents, embedder, show_progress=show_progress)
+                changes = sync_index(index, documents, embedder, show_progress=show_progress,
+                                     encode_corpus=encode_corpus)
                 remember_files(index, snapshot)
                 index.save(Path(index_dir))
             return IndexStatus(index=index, rebuilt=False,
@@ -284,7 +330,7 @@ def _open_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, *, max_to
         return None
     log.info("building the index in %s because %s", index_dir, "; ".join(reasons))
     index = build_index(documents, embedder, max_tokens=max_tokens, overlap=overlap,
-                        show_progress=show_progress, index_kind=index_kind)
+                        show_progress=show_progress, index_kind=index_kind, encode_corpus=encode_corpus)
     remember_files(index, snapshot)
     index.save(Path(index_dir))
     return IndexStatus(index=index, rebuilt=True, reasons=tuple(reasons),

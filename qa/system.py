@@ -19,7 +19,7 @@ from typing import Any, Iterable, Literal, Mapping, Sequence
 from embeddings.documents import Document
 from embeddings.encoder import Embedder, load_embedder
 from embeddings.errors import QAError
-from embeddings.indexing import IndexChanges, IndexStatus
+from embeddings.indexing import CorpusEncoder, IndexChanges, IndexStatus
 from embeddings.locking import writer_lock
 from qa.answering.confidence import ConfidencePolicy
 from qa.answering.pipeline import QAPipeline
@@ -105,7 +105,8 @@ class QASystem:
     def load(cls, settings: Settings, *, parts: Parts = "all", documents: Sequence[Document] | None = None,
              embedder: Embedder | None = None, reader: Reader | None = None,
              confidence: ConfidencePolicy | None = None, rebuild: bool = False, allow_rebuild: bool = True,
-             show_progress: bool = True, allow_empty: bool = False) -> "QASystem":
+             show_progress: bool = True, allow_empty: bool = False,
+             encode_corpus: CorpusEncoder | None = None) -> "QASystem":
         """Load what ``parts`` needs for ``settings``, once.
 
         ``all``: index, retriever, reader and pipeline; ``retrieval``: no reader; ``reader``: the
@@ -115,7 +116,8 @@ class QASystem:
         replace the configured models. A stale index is brought up to date unless
         ``allow_rebuild`` is False (then it is used as it is, with a warning). ``allow_empty``:
         a corpus folder without articles gives a system with just the embedder, which
-        :meth:`add` can fill (``qa add`` into a new folder).
+        :meth:`add` can fill (``qa add`` into a new folder). ``encode_corpus`` chunks and embeds
+        what the corpus index needs built or updated (default: here; ``qa index --ray``: on Ray).
         """
         if parts not in ("all", "retrieval", "reader", "index"):
             raise ValueError(f"unknown parts {parts!r}")
@@ -125,7 +127,8 @@ class QASystem:
             return cls(settings, reader=reader if reader is not None else build_reader(settings))
         started = time.perf_counter()
         if embedder is None:
-            embedder = load_embedder(settings.embedding_model, cache_dir=settings.cache_dir)
+            embedder = load_embedder(settings.embedding_model, cache_dir=settings.cache_dir,
+                                     backend=settings.embedding_backend)
             log.info("embedding model: %s (loaded in %.1f s)", embedder.name, time.perf_counter() - started)
         if documents is None and allow_empty:
             from embeddings.indexing import corpus_has_articles
@@ -134,7 +137,7 @@ class QASystem:
                 return cls(settings, embedder=embedder)
         if documents is None:
             status = _open_corpus_index(settings, embedder, rebuild=rebuild, allow_rebuild=allow_rebuild,
-                                        show_progress=show_progress)
+                                        show_progress=show_progress, encode_corpus=encode_corpus)
         else:
             status = _dataset_index(settings, embedder, documents)
         retriever = Retriever(status.index, embedder, mode=settings.retrieval_mode)
@@ -420,15 +423,16 @@ def build_reader(settings: Settings) -> Reader:
 
 
 def _open_corpus_index(settings: Settings, embedder: Embedder, *, rebuild: bool, allow_rebuild: bool,
-                       show_progress: bool) -> IndexStatus:
+                       show_progress: bool, encode_corpus: CorpusEncoder | None = None) -> IndexStatus:
     """The index of the corpus folder, brought up to date (or rebuilt) as the settings say."""
-    from embeddings.indexing import open_index
+    from embeddings.indexing import encode_locally, open_index
 
     check_mode(settings.retrieval_mode)
     status = open_index(settings.corpus_dir, settings.index_dir, embedder,
                         max_tokens=settings.chunk_tokens, overlap=settings.chunk_overlap,
                         rebuild=rebuild, allow_rebuild=allow_rebuild, show_progress=show_progress,
-                        index_kind=settings.index_kind)
+                        index_kind=settings.index_kind,
+                        encode_corpus=encode_locally if encode_corpus is None else encode_corpus)
     if status.rebuilt:
         log.info("index rebuilt in %s: %s", settings.index_dir, "; ".join(status.reasons))
     elif status.changes is not None:

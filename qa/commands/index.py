@@ -4,11 +4,12 @@ from __future__ import annotations
 import argparse
 import sys
 
+from embeddings.errors import QAError
 from embeddings.formats import page_label
 from qa.answering.present import hit_json
 from qa.commands.output import printable
 from qa.retrieval.retriever import MODES, check_mode, parse_date
-from qa.settings import add_index_options, folder_argument, settings_from_args
+from qa.settings import Settings, add_index_options, folder_argument, settings_from_args
 
 
 def register(subparsers) -> None:
@@ -27,6 +28,11 @@ def register(subparsers) -> None:
     index.add_argument("--mode", dest="retrieval_mode", choices=MODES, default=None,
                        help="retrieval mode to report (default hybrid or $QA_RETRIEVAL_MODE)")
     index.add_argument("--rebuild", action="store_true", help="rebuild even if the index is up to date")
+    index.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                       help="split and embed on a Ray cluster: the head's host:port or ray://host:10001 "
+                            "(no ADDRESS: $RAY_ADDRESS, else a local Ray started for this run)")
+    index.add_argument("--ray-workers", type=int, default=None, metavar="N",
+                       help="embedding actors on Ray (default 1), each with the cluster's CPUs shared out")
     index.set_defaults(handler=run_index)
 
     search = subparsers.add_parser("search", help="show the passages retrieved for a question",
@@ -52,7 +58,12 @@ def register(subparsers) -> None:
 
 def run_index(args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
-    system = args.load_system(settings, parts="retrieval", rebuild=args.rebuild)
+    options = {}
+    if args.ray is not None:
+        options["encode_corpus"] = ray_encoder(args, settings)
+    elif args.ray_workers is not None:
+        raise QAError("--ray-workers needs --ray [ADDRESS]")
+    system = args.load_system(settings, parts="retrieval", rebuild=args.rebuild, **options)
     status, index_status = system.status(), system.index_status
     print(f"index {settings.index_dir}: {index_status.state}; {status.articles} documents, "
           f"{status.passages} chunks, model {status.model}, index type {status.index_kind}, "
@@ -62,6 +73,15 @@ def run_index(args: argparse.Namespace) -> int:
     if index_status.changes is not None:
         print(f"  {index_status.changes.summary()}")
     return 0
+
+
+def ray_encoder(args: argparse.Namespace, settings: Settings):
+    """The ``CorpusEncoder`` that chunks and embeds on Ray with the settings' model and backend."""
+    from embeddings.ray_indexing import RayCorpusEncoder
+
+    return RayCorpusEncoder(model=settings.embedding_model, backend=settings.embedding_backend,
+                            cache_dir=settings.cache_dir, address=args.ray or None,
+                            workers=1 if args.ray_workers is None else args.ray_workers)
 
 
 def run_search(args: argparse.Namespace) -> int:

