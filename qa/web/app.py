@@ -16,7 +16,6 @@ import sys
 import tempfile
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -42,8 +41,10 @@ from qa.web.options import add_serve_arguments  # noqa: E402
 log = logging.getLogger("qa.app")
 
 AUTH_USER_ENV, AUTH_PASSWORD_ENV = "QA_AUTH_USER", "QA_AUTH_PASSWORD"
-# One question at a time reaches the models (QASystem's lock says why); Gradio queues the rest.
-PIPELINE_CONCURRENCY = 1
+# As many questions reach the system at once as it answers in one batch
+# (QASystem.concurrent_questions, from --batch-size); Gradio queues the rest.
+def pipeline_concurrency(service: "ChatService") -> int:
+    return service.system.concurrent_questions
 QUEUE_SIZE = 200
 # Gradio keeps every session's copy of the page config (and its last outputs) until this many
 # newer sessions push it out: 75-90 KB for an API client, more for a long chat. Its default
@@ -139,11 +140,6 @@ class ChatService:
     def __init__(self, system: QASystem) -> None:
         self.system = system
         self.settings = system.settings
-        # Every question runs on this one thread. glibc gives the threads that allocate their
-        # own malloc arenas (up to 8 per core) and keeps what is freed in them: run on any of
-        # Gradio's worker threads, the models' working memory of each question stayed behind in
-        # up to 16 arenas and the app's RSS grew for rounds (benchmarks/soak_app.py).
-        self._asking = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qa-ask")
 
     @property
     def documents(self) -> Mapping[str, Document]:
@@ -154,8 +150,10 @@ class ChatService:
             doc_ids: Sequence[str] | None = None) -> AnswerView:
         """Ask (a follow-up is resolved against ``history``) and choose what to show. Raises
         QAError for anything the user can fix."""
-        response = self._asking.submit(self.system.ask, question, history=history, k=k, top_n=top_n,
-                                       threshold=threshold, doc_ids=doc_ids).result()
+        # The system answers on its own worker thread (not Gradio's), with the questions of other
+        # users that arrive meanwhile (QASystem.ask).
+        response = self.system.ask(question, history=history, k=k, top_n=top_n, threshold=threshold,
+                                   doc_ids=doc_ids)
         top_n = self.settings.top_n if top_n is None else int(top_n)
         return present(response, max_alternatives=min(MAX_ALTERNATIVES, top_n - 1))
 
@@ -522,7 +520,7 @@ def _wire(blocks: gr.Blocks, page: _Page, service: ChatService) -> None:
     """The events: asking (box, button, examples), selecting an answer, opening a source or an
     article, a new conversation, adding an article, the page load, and the /ask API."""
     private = dict(api_visibility="private")
-    on_models = dict(concurrency_limit=PIPELINE_CONCURRENCY, concurrency_id="pipeline", **private)
+    on_models = dict(concurrency_limit=pipeline_concurrency(service), concurrency_id="pipeline", **private)
     # Gradio drops a trigger while the same event is still pending ("once"); a second question
     # sent before the first one's round trip ended was lost. Each is shown and answered now.
     # Not queued: the box's text is read when Enter is pressed (a queued event read it later,
@@ -558,7 +556,7 @@ def _wire(blocks: gr.Blocks, page: _Page, service: ChatService) -> None:
                            page.new_title, page.new_text], **on_models)
     # Another visitor may have added articles since this page was served.
     blocks.load(service.corpus_views, None, corpus_outputs, queue=False, **private)
-    gr.api(service.api_ask, api_name="ask", concurrency_limit=PIPELINE_CONCURRENCY, concurrency_id="pipeline")
+    gr.api(service.api_ask, api_name="ask", concurrency_limit=pipeline_concurrency(service), concurrency_id="pipeline")
 
 
 def launch(blocks: gr.Blocks, *, host: str, port: int | None, share: bool = False,
