@@ -100,24 +100,6 @@ class SentenceTransformerEmbedder:
                                            batch_size=self.batch_size)
 
 
-def encode_queries_alone(embedder: Embedder, texts: Sequence[str]) -> np.ndarray:
-    """For each text exactly the vector ``embedder.encode_queries([text])`` gives, in few calls.
-
-    A padded row comes out of the model a rounding error (~1e-7) away from the same text
-    encoded alone, enough to reorder near-tied passages; rows of one length need no padding
-    and are bit-identical however many share a call. So texts are encoded in groups of one
-    token count (``embedder.query_tokens``; one call per text for an embedder without it).
-    """
-    count = getattr(embedder, "query_tokens", None)
-    groups: dict[object, list[int]] = {}
-    for i, text in enumerate(texts):
-        groups.setdefault(count(text) if count is not None and len(texts) > 1 else i, []).append(i)
-    vectors = np.zeros((len(texts), embedder.dimension), dtype=np.float32)
-    for members in groups.values():
-        vectors[members] = embedder.encode_queries([texts[i] for i in members])
-    return vectors
-
-
 def _configure_threads() -> None:
     import torch
 

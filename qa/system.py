@@ -181,6 +181,11 @@ class QASystem:
         batching is off). A server lets this many through to the system and queues the rest."""
         return self._asking.max_batch
 
+    @property
+    def recent_batches(self) -> list[tuple[int, float]]:
+        """(questions, seconds) of the latest batches, oldest first (benchmarks/load_app.py)."""
+        return list(self._asking.recent)
+
     def _answer_batch(self, questions: list[Question]) -> list[Response | Exception]:
         """The worker thread's job: a batch in one ``ask_many`` where the pipeline has it. If
         that fails, each question is answered alone, so an error reaches only its own caller."""

@@ -26,6 +26,9 @@ ReadMode = Literal["joint", "separate"]
 JOINT_SEPARATOR = "\n\n"
 # Questions longer than this many tokens are cut so a window always keeps room for context.
 MAX_QUESTION_TOKENS = 64
+# Windows at least this wide may share a forward pass with other questions' windows
+# (TransformersReader._forward says why narrower ones do not).
+MIN_SHARED_WIDTH = 32
 # How answers of several passages are ranked by default, chosen by experiments/reader_prior.py on
 # XQuAD articles 0-39 end to end (k=3): reading each passage on its own, ranking spans by their
 # margin over their own window's no-answer logit, plus 40 logits per unit of dense cosine below
@@ -328,16 +331,18 @@ class TransformersReader:
     def _forward(self, encodings: list) -> list[tuple[dict[int, np.ndarray], dict[int, np.ndarray]]]:
         """Start and end logits of every window of every encoding (by window number).
 
-        A window's logits depend on its own tokens and on the width it is padded to, never on
-        the other rows of its forward pass (measured: bit-identical; padded further they move
-        by ~1e-5). So each window gets the width it has when its question is read alone
-        (windows sorted by length, ``batch_size`` at a time, padded to the longest of those),
-        and windows of any question that share a width share forward passes: several
-        questions read together give exactly the logits each gets alone.
+        A window's logits depend on its own tokens and on the width it is padded to, not on
+        the other rows of its forward pass (measured on e5-small-qa-de: bit-identical from 13
+        tokens wide; padded further they move by ~1e-5, and rows of 5-11 tokens take another
+        matrix kernel when they have company). So each window gets the width it has when its
+        question is read alone (windows sorted by length, ``batch_size`` at a time, padded to
+        the longest of those), and windows of any question that share a width of at least
+        ``MIN_SHARED_WIDTH`` share forward passes: several questions read together give
+        exactly the logits each gets alone.
         """
         import torch
 
-        by_width: dict[int, list[tuple[int, int]]] = {}
+        by_width: dict[object, list[tuple[int, int]]] = {}
         for e, encoding in enumerate(encodings):
             lengths = [len(ids) for ids in encoding["input_ids"]]
             # Shortest windows first, so each batch pads little.
@@ -345,7 +350,8 @@ class TransformersReader:
             for b in range(0, len(order), self.batch_size):
                 batch = order[b: b + self.batch_size]
                 width = max(lengths[w] for w in batch)
-                by_width.setdefault(width, []).extend((e, w) for w in batch)
+                group = width if width >= MIN_SHARED_WIDTH else (width, e, b)   # narrow: as alone
+                by_width.setdefault(group, []).extend((e, w) for w in batch)
         logits = [({}, {}) for _ in encodings]
         if not encodings:
             return logits
@@ -354,7 +360,8 @@ class TransformersReader:
         pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
         device = next(self.model.parameters()).device
         with torch.inference_mode():
-            for width, rows in by_width.items():
+            for group, rows in by_width.items():
+                width = group if isinstance(group, int) else group[0]
                 for b in range(0, len(rows), self.batch_size):
                     batch = rows[b: b + self.batch_size]
                     tensors = {}

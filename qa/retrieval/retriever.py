@@ -15,12 +15,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Iterable, Mapping, Sequence
-
-import numpy as np
+from typing import Iterable, Mapping
 
 from embeddings.documents import Document
-from embeddings.encoder import Embedder, encode_queries_alone
+from embeddings.encoder import Embedder
 from embeddings.store import ChunkIndex
 from embeddings.errors import QAError
 from qa.types import Hit
@@ -88,40 +86,17 @@ class Retriever:
         range ``date_from``..``date_to`` (ISO dates, both ends included) over the documents'
         metadata "date" — documents without a date are left out when a date filter is given.
         """
-        question = self._checked(question, k)
+        if not isinstance(question, str) or not question.strip():
+            raise QAError("the question is empty; check it first with qa.answering.question.check_question")
+        question = question.strip()
+        if k < 1:
+            raise QAError(f"k must be at least 1, got {k}")
         allowed_docs = self.filter_documents(doc_ids=doc_ids, outlet=outlet, date_from=date_from,
                                              date_to=date_to)
         if allowed_docs is not None and not allowed_docs:
             return []
         self._warn_if_long(question)
-        return self._search(question, self.embedder.encode_queries([question])[0], k, allowed_docs)
-
-    def search_many(self, questions: Sequence[str], *, k: Sequence[int],
-                    doc_ids: Sequence[Iterable[str] | None]) -> list[list[Hit]]:
-        """``search(questions[i], k=k[i], doc_ids=doc_ids[i])`` for each question, with the
-        questions embedded together (the same vectors as one by one: ``encode_queries_alone``)."""
-        checked = [(self._checked(q, n), self.filter_documents(doc_ids=ids))
-                   for q, n, ids in zip(questions, k, doc_ids, strict=True)]
-        questions, allowed = [q for q, _ in checked], [docs for _, docs in checked]
-        wanted = [i for i, docs in enumerate(allowed) if docs is None or docs]
-        for i in wanted:
-            self._warn_if_long(questions[i])
-        vectors = encode_queries_alone(self.embedder, [questions[i] for i in wanted])
-        results: list[list[Hit]] = [[] for _ in questions]
-        for i, vector in zip(wanted, vectors):
-            results[i] = self._search(questions[i], vector, k[i], allowed[i])
-        return results
-
-    def _checked(self, question: str, k: int) -> str:
-        if not isinstance(question, str) or not question.strip():
-            raise QAError("the question is empty; check it first with qa.answering.question.check_question")
-        if k < 1:
-            raise QAError(f"k must be at least 1, got {k}")
-        return question.strip()
-
-    def _search(self, question: str, vector: np.ndarray, k: int, allowed_docs: list[str] | None) -> list[Hit]:
-        """The ``k`` best chunks for ``question`` (embedded as ``vector``) among ``allowed_docs``."""
-        vector = vector.reshape(1, -1)
+        vector = self.embedder.encode_queries([question])
         if self.mode == "bm25":
             results = self.index.search_bm25(question, k=k, doc_ids=allowed_docs)
             cosines = self.index.similarities(vector[0], [chunk_id for chunk_id, _ in results])
