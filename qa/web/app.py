@@ -41,10 +41,6 @@ from qa.web.options import add_serve_arguments  # noqa: E402
 log = logging.getLogger("qa.app")
 
 AUTH_USER_ENV, AUTH_PASSWORD_ENV = "QA_AUTH_USER", "QA_AUTH_PASSWORD"
-# As many questions reach the system at once as it answers in one batch
-# (QASystem.concurrent_questions, from --batch-size); Gradio queues the rest.
-def pipeline_concurrency(service: "ChatService") -> int:
-    return service.system.concurrent_questions
 QUEUE_SIZE = 200
 # Gradio keeps every session's copy of the page config (and its last outputs) until this many
 # newer sessions push it out: 75-90 KB for an API client, more for a long chat. Its default
@@ -520,7 +516,9 @@ def _wire(blocks: gr.Blocks, page: _Page, service: ChatService) -> None:
     """The events: asking (box, button, examples), selecting an answer, opening a source or an
     article, a new conversation, adding an article, the page load, and the /ask API."""
     private = dict(api_visibility="private")
-    on_models = dict(concurrency_limit=pipeline_concurrency(service), concurrency_id="pipeline", **private)
+    # As many questions reach the system at once as it answers in one batch (QASystem's
+    # concurrent_questions, from --batch-size); Gradio queues the rest.
+    on_models = dict(concurrency_limit=service.system.concurrent_questions, concurrency_id="pipeline", **private)
     # Gradio drops a trigger while the same event is still pending ("once"); a second question
     # sent before the first one's round trip ended was lost. Each is shown and answered now.
     # Not queued: the box's text is read when Enter is pressed (a queued event read it later,
@@ -556,7 +554,7 @@ def _wire(blocks: gr.Blocks, page: _Page, service: ChatService) -> None:
                            page.new_title, page.new_text], **on_models)
     # Another visitor may have added articles since this page was served.
     blocks.load(service.corpus_views, None, corpus_outputs, queue=False, **private)
-    gr.api(service.api_ask, api_name="ask", concurrency_limit=pipeline_concurrency(service), concurrency_id="pipeline")
+    gr.api(service.api_ask, api_name="ask", concurrency_limit=service.system.concurrent_questions, concurrency_id="pipeline")
 
 
 def launch(blocks: gr.Blocks, *, host: str, port: int | None, share: bool = False,
