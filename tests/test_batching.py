@@ -17,7 +17,6 @@ from embeddings.errors import QAError
 from qa.answering.batching import BatchWorker
 from qa.answering.pipeline import Question
 from qa.reading.reader import TransformersReader
-from qa.settings import Settings
 from qa.system import QASystem
 from qa.types import Hit
 from tests.conftest import REPO, SEEDS

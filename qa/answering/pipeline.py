@@ -38,15 +38,15 @@ class QAPipeline:
         (0 never abstains). The reader is asked for at least ``SUPPORT_CANDIDATES`` answers so
         the confidence sees the same evidence whatever ``top_n`` is.
         """
-        return self.ask_many([Question(question, k=k, top_n=top_n, doc_ids=doc_ids, history=history,
-                                       threshold=threshold)])[0]
+        return self.ask_many([Question(question, k=k, top_n=top_n, threshold=threshold, history=history,
+                                       doc_ids=None if doc_ids is None else list(doc_ids))])[0]
 
     def ask_many(self, questions: Sequence["Question"]) -> list[Response]:
         """``ask`` for each question with its own options, the same responses as one by one:
         their passages are read in shared forward passes where the reader can (``read_many``,
-        exactly the logits of reading alone); a question asked
-        twice with the same options is answered once, the response shared. A bad question
-        (QAError) fails the whole call; ``QASystem`` then answers the others one by one."""
+        exactly the logits of reading alone); a question asked twice with the same options is
+        answered once, the response shared. A bad question (QAError) fails the whole call;
+        ``QASystem`` then answers the others one by one."""
         distinct: dict[tuple, Question] = {}
         for q in questions:   # the same question with the same options (an example button): read once
             distinct.setdefault(q.key, q)
@@ -98,7 +98,7 @@ class Question:
     text: str
     k: int = 5
     top_n: int = 3
-    doc_ids: Iterable[str] | None = None
+    doc_ids: Sequence[str] | None = None
     history: Sequence[str] | None = None
     threshold: float | None = None
 
