@@ -365,8 +365,8 @@ def recording_reader(base, **kwargs):
     class RecordingReader(TransformersReader):
         last = None
 
-        def _score_contexts(self, *args, **kw):
-            self.last = super()._score_contexts(*args, **kw)
+        def _candidates(self, *args, **kw):   # one question's candidates, null logit, windows
+            self.last = super()._candidates(*args, **kw)
             return self.last
 
     return RecordingReader(base.model, base.tokenizer, name=base.name, **kwargs)

@@ -55,6 +55,10 @@ class Settings:
     reader_mode: str = DEFAULT_MODE
     passage_prior: float = DEFAULT_PASSAGE_PRIOR
     null_weight: float = DEFAULT_NULL_WEIGHT
+    # Questions asked at the same time (a server's users) are answered together, this many at
+    # most in one batch: one embedding call and shared reader forward passes (docs/BENCHMARKS.md,
+    # "App under load"). 1 answers one question at a time.
+    batch_size: int = 16
     host: str = "127.0.0.1"
     port: int = 7860
 

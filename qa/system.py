@@ -22,7 +22,8 @@ from embeddings.errors import QAError
 from embeddings.indexing import CorpusEncoder, IndexChanges, IndexStatus
 from embeddings.locking import writer_lock
 from qa.answering.confidence import ConfidencePolicy
-from qa.answering.pipeline import QAPipeline
+from qa.answering.batching import BatchWorker
+from qa.answering.pipeline import QAPipeline, Question
 from qa.answering.question import check_question
 from qa.reading.loading import load_reader, ranking_option_problem
 from qa.reading.reader import Reader
@@ -73,9 +74,11 @@ class AddReport:
 class QASystem:
     """The loaded system: retriever, reader and the pipeline over both, behind one lock.
 
-    One question or one change of the corpus runs at a time: two CPU cores are already used by
-    one forward pass, fast tokenizers must not be shared between threads, and no question may
-    read the index while it changes.
+    ``ask`` may be called from many threads at once: the questions are answered on one worker
+    thread of the system's own, those that arrive while a batch is answered together as the
+    next batch (at most ``settings.batch_size``; qa.answering.batching says why one thread).
+    A batch and a change of the corpus never overlap: no question may read the index while it
+    changes.
     """
 
     def __init__(self, settings: Settings, *, pipeline: Any = None, retriever: Any = None,
@@ -96,6 +99,10 @@ class QASystem:
         self._index = index
         self.index_status = index_status
         self._lock = threading.RLock()
+        if settings.batch_size < 1:
+            raise QAError(f"the batch size must be at least 1, got {settings.batch_size}; fix "
+                          "--batch-size or QA_BATCH_SIZE")
+        self._asking = BatchWorker(self._answer_batch, max_batch=settings.batch_size)
         self._writer_embedder: Embedder | None = None
         self._refresh_lock = threading.Lock()
 
@@ -154,12 +161,12 @@ class QASystem:
         """Answer ``question`` from the articles (a follow-up is resolved against ``history``,
         the earlier questions, oldest first). ``k``/``top_n`` default to the settings;
         ``threshold`` overrides the "not in the articles" threshold. QAError for anything a user
-        can fix: an empty or too long question, limits out of range, unknown article ids."""
-        pipeline = self._need(self.pipeline, "answer questions")
+        can fix: an empty or too long question, limits out of range, unknown article ids.
+        Thread-safe: concurrent calls are answered together (see the class)."""
+        self._need(self.pipeline, "answer questions")
         text = check_question(question)
         k, top_n = self._limits(k, top_n)
         self.refresh()
-        pipeline = self.pipeline
         check_limits(threshold=threshold)
         doc_ids = None if doc_ids is None else (list(doc_ids) or None)
         if doc_ids is not None:
@@ -167,9 +174,39 @@ class QASystem:
             unknown = [d for d in doc_ids if d not in self.documents]
             if unknown:
                 raise QAError(f"unknown article id(s): {', '.join(unknown)}; the article list shows the ids")
+        return self._asking.submit(Question(text, k=k, top_n=top_n, doc_ids=doc_ids,
+                                            history=list(history or ()) or None,
+                                            threshold=None if threshold is None else float(threshold)))
+
+    @property
+    def concurrent_questions(self) -> int:
+        """How many ``ask`` calls may usefully be in flight at once: the largest batch (1 when
+        batching is off). A server lets this many through to the system and queues the rest."""
+        return self._asking.max_batch
+
+    @property
+    def recent_batches(self) -> list[tuple[int, float]]:
+        """(questions, seconds) of the latest batches, oldest first (benchmarks/load_app.py)."""
+        return list(self._asking.recent)
+
+    def _answer_batch(self, questions: list[Question]) -> list[Response | Exception]:
+        """The worker thread's job: a batch in one ``ask_many`` where the pipeline has it. If
+        that fails, each question is answered alone, so an error reaches only its own caller."""
         with self._lock:
-            return pipeline.ask(text, k=k, top_n=top_n, doc_ids=doc_ids, history=list(history or ()) or None,
-                                threshold=None if threshold is None else float(threshold))
+            pipeline = self.pipeline
+            if len(questions) > 1 and hasattr(pipeline, "ask_many"):
+                try:
+                    return pipeline.ask_many(questions)
+                except Exception as error:  # noqa: BLE001 - whose it is shows one by one
+                    log.debug("a batch of %d questions failed (%s); answering each alone", len(questions), error)
+            outcomes: list[Response | Exception] = []
+            for q in questions:
+                try:
+                    outcomes.append(pipeline.ask(q.text, k=q.k, top_n=q.top_n, doc_ids=q.doc_ids,
+                                                 history=q.history, threshold=q.threshold))
+                except Exception as error:  # noqa: BLE001 - goes to this question's caller
+                    outcomes.append(error)
+            return outcomes
 
     def search(self, question: object, *, k: int | None = None, doc_ids: Iterable[str] | None = None,
                outlet: str | Iterable[str] | None = None, date_from: str | None = None,

@@ -26,6 +26,9 @@ ReadMode = Literal["joint", "separate"]
 JOINT_SEPARATOR = "\n\n"
 # Questions longer than this many tokens are cut so a window always keeps room for context.
 MAX_QUESTION_TOKENS = 64
+# Windows at least this wide may share a forward pass with other questions' windows
+# (TransformersReader._forward says why narrower ones do not).
+MIN_SHARED_WIDTH = 32
 # How answers of several passages are ranked by default, chosen by experiments/reader_prior.py on
 # XQuAD articles 0-39 end to end (k=3): reading each passage on its own, ranking spans by their
 # margin over their own window's no-answer logit, plus 40 logits per unit of dense cosine below
@@ -180,16 +183,31 @@ class TransformersReader:
     def read_with_evidence(self, question: str, hits: Sequence[Hit], *, top_n: int = 3,
                            max_answer_tokens: int = 30) -> ReaderEvidence:
         """Like ``read``, plus the raw span and no-answer scores (see ``ReaderEvidence``)."""
-        question = question.strip()
-        hits = list(hits)
-        if not question or not hits or top_n < 1:
-            return ReaderEvidence((), (), (), None, None, 1.0, 0, 0)
-        contexts = self._contexts(hits)
-        candidates, null_logit, windows = self._score_contexts(
-            self._cut_question(question), contexts, max_answer_tokens)
-        return self._evidence(hits, candidates, null_logit, windows, top_n=top_n,
-                              offsets=self._ranking_offsets(hits, candidates),
-                              one_name=self.span_rules and asks_for_one_name(question))
+        return self.read_many([question], [hits], top_n=[top_n], max_answer_tokens=max_answer_tokens)[0]
+
+    def read_many(self, questions: Sequence[str], hits: Sequence[Sequence[Hit]], *,
+                  top_n: Sequence[int], max_answer_tokens: int = 30) -> list[ReaderEvidence]:
+        """``read_with_evidence`` for several questions (question i over ``hits[i]``, at most
+        ``top_n[i]`` answers), their windows read together in as few forward passes as give
+        exactly the same evidence as reading each question alone (see ``_forward``)."""
+        results: list[ReaderEvidence | None] = [None] * len(questions)
+        jobs = []
+        for i, (question, question_hits, wanted) in enumerate(zip(questions, hits, top_n, strict=True)):
+            question, question_hits = question.strip(), list(question_hits)
+            if not question or not question_hits or wanted < 1:
+                results[i] = ReaderEvidence((), (), (), None, None, 1.0, 0, 0)
+                continue
+            contexts = self._contexts(question_hits)
+            jobs.append((i, question, question_hits, contexts,
+                         self._encode(self._cut_question(question), contexts)))
+        logits = self._forward([encoding for *_, encoding in jobs])
+        for (i, question, question_hits, contexts, encoding), (starts, ends) in zip(jobs, logits):
+            candidates, null_logit, windows = self._candidates(
+                encoding, contexts, starts, ends, max_answer_tokens)
+            results[i] = self._evidence(question_hits, candidates, null_logit, windows, top_n=top_n[i],
+                                        offsets=self._ranking_offsets(question_hits, candidates),
+                                        one_name=self.span_rules and asks_for_one_name(question))
+        return results
 
     def _ranking_offsets(self, hits: list[Hit], candidates: list[_Candidate]) -> np.ndarray | None:
         """What ranking adds to each candidate's raw logit; None (nothing) for the original reader."""
@@ -292,9 +310,14 @@ class TransformersReader:
 
     def _score_contexts(self, question: str, contexts: list[_Context], max_answer_tokens: int
                         ) -> tuple[list[_Candidate], float | None, int]:
-        import torch
+        """One question's candidate spans over ``contexts`` read alone (see ``_candidates``)."""
+        encoding = self._encode(question, contexts)
+        [(starts, ends)] = self._forward([encoding])
+        return self._candidates(encoding, contexts, starts, ends, max_answer_tokens)
 
-        encoding = self.tokenizer(
+    def _encode(self, question: str, contexts: list[_Context]):
+        """The question paired with each context, cut into overlapping windows (unpadded)."""
+        return self.tokenizer(
             [question] * len(contexts),
             [c.text for c in contexts],
             truncation="only_second",
@@ -304,33 +327,64 @@ class TransformersReader:
             return_offsets_mapping=True,
             padding=False,
         )
-        n_windows = len(encoding["input_ids"])
+
+    def _forward(self, encodings: list) -> list[tuple[dict[int, np.ndarray], dict[int, np.ndarray]]]:
+        """Start and end logits of every window of every encoding (by window number).
+
+        A window's logits depend on its own tokens and on the width it is padded to, not on
+        the other rows of its forward pass (measured on e5-small-qa-de: bit-identical from 13
+        tokens wide; padded further they move by ~1e-5, and rows of 5-11 tokens take another
+        matrix kernel when they have company). So each window gets the width it has when its
+        question is read alone (windows sorted by length, ``batch_size`` at a time, padded to
+        the longest of those), and windows of any question that share a width of at least
+        ``MIN_SHARED_WIDTH`` share forward passes: several questions read together give
+        exactly the logits each gets alone.
+        """
+        import torch
+
+        by_width: dict[object, list[tuple[int, int]]] = {}
+        for e, encoding in enumerate(encodings):
+            lengths = [len(ids) for ids in encoding["input_ids"]]
+            # Shortest windows first, so each batch pads little.
+            order = sorted(range(len(lengths)), key=lengths.__getitem__)
+            for b in range(0, len(order), self.batch_size):
+                batch = order[b: b + self.batch_size]
+                width = max(lengths[w] for w in batch)
+                group = width if width >= MIN_SHARED_WIDTH else (width, e, b)   # narrow: as alone
+                by_width.setdefault(group, []).extend((e, w) for w in batch)
+        logits = [({}, {}) for _ in encodings]
+        if not encodings:
+            return logits
         model_keys = [k for k in ("input_ids", "attention_mask", "token_type_ids")
-                      if k in encoding and k in self._model_input_names()]
-        # Shortest windows first, so each batch pads little.
-        order = sorted(range(n_windows), key=lambda w: len(encoding["input_ids"][w]))
-        start_logits: dict[int, np.ndarray] = {}
-        end_logits: dict[int, np.ndarray] = {}
+                      if k in encodings[0] and k in self._model_input_names()]
         pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
         device = next(self.model.parameters()).device
         with torch.inference_mode():
-            for b in range(0, n_windows, self.batch_size):
-                batch = order[b: b + self.batch_size]
-                width = max(len(encoding["input_ids"][w]) for w in batch)
-                tensors = {}
-                for key in model_keys:
-                    fill = pad_id if key == "input_ids" else 0
-                    rows = [list(encoding[key][w]) + [fill] * (width - len(encoding[key][w]))
-                            for w in batch]
-                    tensors[key] = torch.tensor(rows, dtype=torch.long, device=device)
-                output = self.model(**tensors)
-                starts = output.start_logits.float().cpu().numpy()
-                ends = output.end_logits.float().cpu().numpy()
-                for row, w in enumerate(batch):
-                    length = len(encoding["input_ids"][w])
-                    start_logits[w] = starts[row, :length]
-                    end_logits[w] = ends[row, :length]
+            for group, rows in by_width.items():
+                width = group if isinstance(group, int) else group[0]
+                for b in range(0, len(rows), self.batch_size):
+                    batch = rows[b: b + self.batch_size]
+                    tensors = {}
+                    for key in model_keys:
+                        fill = pad_id if key == "input_ids" else 0
+                        values = [list(encodings[e][key][w]) for e, w in batch]
+                        tensors[key] = torch.tensor([v + [fill] * (width - len(v)) for v in values],
+                                                    dtype=torch.long, device=device)
+                    output = self.model(**tensors)
+                    starts = output.start_logits.float().cpu().numpy()
+                    ends = output.end_logits.float().cpu().numpy()
+                    for row, (e, w) in enumerate(batch):
+                        length = len(encodings[e]["input_ids"][w])
+                        logits[e][0][w] = starts[row, :length]
+                        logits[e][1][w] = ends[row, :length]
+        return logits
 
+    def _candidates(self, encoding, contexts: list[_Context], start_logits: dict[int, np.ndarray],
+                    end_logits: dict[int, np.ndarray], max_answer_tokens: int
+                    ) -> tuple[list[_Candidate], float | None, int]:
+        """The candidate spans of one question's windows, its lowest no-answer logit, and how
+        many windows it had."""
+        n_windows = len(encoding["input_ids"])
         candidates: list[_Candidate] = []
         null_logit: float | None = None
         cls_id = self.tokenizer.cls_token_id

@@ -10,7 +10,6 @@ import logging
 import os
 import tempfile
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -34,8 +33,6 @@ from qa.web.texts import DEFAULT_LANGUAGE, texts  # noqa: E402
 
 log = logging.getLogger("qa.app")
 
-# One question at a time reaches the models (QASystem's lock says why); Gradio queues the rest.
-PIPELINE_CONCURRENCY = 1
 # Uploads wait here (inside the index folder, so on the same disk) while they are added.
 INCOMING = ".incoming"
 SHOWN_QUESTION_CHARS = 300
@@ -107,11 +104,6 @@ class ChatService:
         self._exports: Path | None = None  # a temporary folder: one exported conversation per session
         self.system = system
         self.settings = system.settings
-        # Every question runs on this one thread. glibc gives the threads that allocate their
-        # own malloc arenas (up to 8 per core) and keeps what is freed in them: run on any of
-        # Gradio's worker threads, the models' working memory of each question stayed behind in
-        # up to 16 arenas and the app's RSS grew for rounds (benchmarks/soak_app.py).
-        self._asking = ThreadPoolExecutor(max_workers=1, thread_name_prefix="qa-ask")
 
     @property
     def documents(self) -> Mapping[str, Document]:
@@ -122,8 +114,10 @@ class ChatService:
             doc_ids: Sequence[str] | None = None) -> AnswerView:
         """Ask (a follow-up is resolved against ``history``) and choose what to show. Raises
         QAError for anything the user can fix."""
-        response = self._asking.submit(self.system.ask, question, history=history, k=k, top_n=top_n,
-                                       threshold=threshold, doc_ids=doc_ids).result()
+        # The system answers on its own worker thread (not Gradio's), with the questions of other
+        # users that arrive meanwhile (QASystem.ask).
+        response = self.system.ask(question, history=history, k=k, top_n=top_n, threshold=threshold,
+                                   doc_ids=doc_ids)
         top_n = self.settings.top_n if top_n is None else int(top_n)
         return present(response, max_alternatives=min(MAX_ALTERNATIVES, top_n - 1))
 

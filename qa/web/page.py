@@ -12,7 +12,7 @@ import gradio as gr
 from embeddings import intake
 from embeddings.documents import Document
 from qa.web import render
-from qa.web.app import PIPELINE_CONCURRENCY, ChatService, article_choices
+from qa.web.app import ChatService, article_choices
 from qa.web.assets import (ARTICLE_JS, CITE_BRIDGE_JS, CSS, DOCUMENTS_JS, LANG_JS, PAGE_JS, SOURCES_JS,
                            THEME)
 from qa.web.texts import DEFAULT_LANGUAGE, pick_language, texts
@@ -206,7 +206,9 @@ def _wire(blocks: gr.Blocks, page: _Page, service: ChatService, built: str) -> N
     article, feedback, the export, a new conversation, adding an article, the language (the
     page was ``built`` in one), the page load, and the /ask API."""
     private = dict(api_visibility="private")
-    on_models = dict(concurrency_limit=PIPELINE_CONCURRENCY, concurrency_id="pipeline", **private)
+    # As many questions reach the system at once as it answers in one batch (QASystem.
+    # concurrent_questions, from --batch-size); Gradio queues the rest.
+    on_models = dict(concurrency_limit=service.system.concurrent_questions, concurrency_id="pipeline", **private)
     # Gradio drops a trigger while the same event is still pending ("once"); a second question
     # sent before the first one's round trip ended was lost. Each is shown and answered now.
     # Not queued: the box's text is read when Enter is pressed (a queued event read it later,
@@ -280,7 +282,8 @@ def _wire(blocks: gr.Blocks, page: _Page, service: ChatService, built: str) -> N
     page.switch.click(switch, [page.lang, page.turns, page.shown_view], language_outputs, queue=False,
                       **private)
     page.lang.change(None, [page.lang], None, js=LANG_JS, queue=False, **private)
-    gr.api(service.api_ask, api_name="ask", concurrency_limit=PIPELINE_CONCURRENCY, concurrency_id="pipeline")
+    gr.api(service.api_ask, api_name="ask", concurrency_limit=service.system.concurrent_questions,
+           concurrency_id="pipeline")
 
 
 def launch(blocks: gr.Blocks, *, host: str, port: int | None, share: bool = False,
