@@ -197,7 +197,7 @@ def build_index(documents: Sequence[Document], embedder: Embedder, *, max_tokens
     seconds = time.perf_counter() - started
     log.info("indexed %d documents into %d chunks in %.1f s (%.1f chunks/s) with %s, %s index%s",
              len(documents), len(chunks), seconds, len(chunks) / max(seconds, 1e-9), embedder.name,
-             kind, " + BM25" if bm25 else "")
+             index.manifest.index_kind, " + BM25" if bm25 else "")
     return index
 
 

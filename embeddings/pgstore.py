@@ -32,6 +32,7 @@ computed in SQL (Lucene's IDF, k1 1.5, b 0.75) over the lexemes PostgreSQL produ
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import threading
@@ -493,11 +494,8 @@ class PgIndex:
 
     def _refresh_manifest(self) -> None:
         rows = self._execute(f"SELECT doc_id, hash FROM {self.tables['documents']}").fetchall()
-        digest_input = sorted((r[0], r[1]) for r in rows)
-        import hashlib
-
-        digest = hashlib.sha256()
-        for doc_id, doc_hash in digest_input:
+        digest = hashlib.sha256()      # embeddings.store.corpus_fingerprint, from the stored hashes
+        for doc_id, doc_hash in sorted((r[0], r[1]) for r in rows):
             digest.update(f"{doc_id}\0{doc_hash}\n".encode("utf-8"))
         n_chunks = self._execute(f"SELECT chunks FROM {self.tables['stats']} WHERE id = 1").fetchone()[0]
         self.manifest = replace(self.manifest, corpus_fingerprint=digest.hexdigest()[:16],
