@@ -466,6 +466,20 @@ class PgIndex:
         self._changed()
         return ids
 
+    def relabel_documents(self, documents: Sequence[Document]) -> None:
+        """New titles and metadata for documents indexed with the same text (chunks untouched)."""
+        for doc in documents:
+            old = self.documents.get(doc.doc_id)
+            if old is None or old.text != doc.text:
+                raise ValueError(f"{doc.doc_id}: only a document indexed with the same text can be relabelled")
+        self._begin()
+        with self._lock, _database_errors(self.url, "relabelling articles"):
+            for doc in documents:
+                self.conn.execute(f"UPDATE {self.tables['documents']} SET title = %s, metadata = %s, hash = %s "
+                                  "WHERE doc_id = %s", (doc.title, json.dumps(dict(doc.metadata), ensure_ascii=False),
+                                                        document_hash(doc), doc.doc_id))
+        self._changed()
+
     def remove_documents(self, doc_ids: Iterable[str]) -> int:
         doc_ids = list(dict.fromkeys(doc_ids))
         unknown = [d for d in doc_ids if d not in self.documents]

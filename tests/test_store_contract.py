@@ -160,3 +160,26 @@ def test_another_process_sees_a_change_at_its_next_question(tmp_path, where):
     app.search("Brücke Cherson", k=1)         # refresh happens before the search
     assert app.index.version == cli.index.version and "neu.txt" in app.documents
     assert app.refresh() is False             # nothing new since
+
+
+def test_titles_read_by_an_older_reader_are_relabelled_without_embedding(tmp_path, where):
+    from dataclasses import replace
+    from types import MappingProxyType
+
+    from embeddings.indexing import CORPUS_FILES_READER
+
+    corpus = copy_seeds(tmp_path / "corpus", 3)
+    fresh = {d.doc_id: d for d in fake_system(corpus, **where).documents.values()}
+    target = open_target(where["index_dir"], where.get("store"))
+    with target.writer_lock():
+        old = target.load()
+        old.relabel_documents([replace(doc, title=doc.title.upper(), metadata=MappingProxyType({}))
+                               for doc in old.documents.values()])
+        old.manifest = replace(old.manifest, extra=MappingProxyType(
+            {k: v for k, v in old.manifest.extra.items() if k != CORPUS_FILES_READER}))
+        target.save(old)
+    assert {d.title for d in target.load().documents.values()} == {d.title.upper() for d in fresh.values()}
+    embedder = FakeEmbedder()
+    renewed = open_index(corpus, target, embedder, show_progress=False)
+    assert renewed.changes.relabelled == tuple(sorted(fresh)) and embedder.passages_encoded == 0
+    assert dict(target.load().documents.items()) == fresh
