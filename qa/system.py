@@ -128,6 +128,8 @@ class QASystem:
         if parts == "reader":
             return cls(settings, reader=reader if reader is not None else build_reader(settings))
         started = time.perf_counter()
+        if settings.store:   # a wrong URL or a server out of reach is said before any model loads
+            open_target(settings.index_dir, settings.store).current_version()
         if embedder is None:
             embedder = load_embedder(settings.embedding_model, cache_dir=settings.cache_dir,
                                      backend=settings.embedding_backend)

@@ -202,3 +202,12 @@ def test_the_default_stays_the_index_folder(tmp_path):
     assert system.status().store == str(tmp_path / "index")
     assert (tmp_path / "index" / "manifest.json").exists()
 
+
+
+def test_an_unreachable_database_is_said_before_any_model_loads(tmp_path):
+    from qa.system import QASystem
+
+    settings = Settings(corpus_dir=copy_seeds(tmp_path / "corpus", 2), index_dir=tmp_path / "index",
+                        store="postgresql://nobody@127.0.0.1:1/news", embedding_model="/nonexistent/model")
+    with pytest.raises(QAError, match="cannot connect"):     # not: the model cannot be loaded
+        QASystem.load(settings)
