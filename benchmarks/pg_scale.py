@@ -218,7 +218,7 @@ def folder_size(path: Path) -> int:
 
 def run_scale(args) -> str:
     from benchmarks.ann_scale import embedding_like
-    from embeddings.pgstore import EF_SEARCH
+    from embeddings.pgstore import EF_SEARCH, PgStore
     from embeddings.store import ChunkIndex, IndexManifest, corpus_fingerprint
     from embeddings.targets import open_target, write_index
     from qa.evaluation.datasets import load_dataset
@@ -237,7 +237,8 @@ def run_scale(args) -> str:
                                  chunks=n, index_kind="hnsw")
         with database(args.store, f"scale{n}") as url:
             started = time.perf_counter()
-            write_index(open_target("", url), documents=documents, chunks=chunks, vectors=vectors, manifest=manifest)
+            write_index(PgStore(url, build_memory=args.build_memory), documents=documents, chunks=chunks,
+                        vectors=vectors, manifest=manifest)
             build_s = time.perf_counter() - started
             index = open_target("", url).load()
             size = index._execute("SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c "
@@ -290,8 +291,9 @@ def run_scale(args) -> str:
         "(so build times are pessimistic); the queries ran one at a time under `flock -x /tmp/cpu.lock`. "
         "Disk: PostgreSQL's tables with their indexes and TOAST; the embedded store's version folder.",
         "", *lines, "", *[f"- {note}" for note in notes], "",
-        f"Command: `python -m benchmarks.pg_scale scale --sizes {args.sizes}` (private pgserver PostgreSQL 18.4, "
-        "pgvector 0.8.5, default settings but maintenance_work_mem 512 MB for the index builds).",
+        f"Command: `python -m benchmarks.pg_scale scale --sizes {args.sizes} --build-memory {args.build_memory}` "
+        f"(private pgserver PostgreSQL 18.4, pgvector 0.8.5, default settings but maintenance_work_mem "
+        f"{args.build_memory} for the index builds).",
     ])
 
 
@@ -312,6 +314,7 @@ def main(argv: list[str] | None = None) -> int:
     scale.add_argument("--sizes", default="100000")
     scale.add_argument("--queries", type=int, default=200)
     scale.add_argument("--no-embedded", action="store_true", help="PostgreSQL only")
+    scale.add_argument("--build-memory", default="512MB", help="maintenance_work_mem for the index builds")
     for p in (gq, scale):
         p.add_argument("--store", default=None, help="a PostgreSQL URL (default: a private pgserver)")
         p.add_argument("--no-write", action="store_true", help="print only; leave docs/BENCHMARKS.md alone")

@@ -589,12 +589,15 @@ def index_generation(conn, tables: Mapping[str, str]) -> None:
 class PgStore:
     """The index in a PostgreSQL database (``--store URL``): open, lock, build, save, version."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, build_memory: str = "512MB") -> None:
+        """``build_memory``: maintenance_work_mem for a build's index creation (HNSW builds much
+        faster while its graph fits: about 1.6 KB per 384-d chunk)."""
         if not is_database_url(url):
             raise QAError(f"{url!r} is not a PostgreSQL URL; write postgresql://user:password@host:port/database "
                           "(--store or QA_STORE)")
         self.url = url
         self.name = describe_url(url)
+        self.build_memory = build_memory
         self._conn = None
         self._conn_lock = threading.Lock()
         self._held = threading.local()
@@ -702,7 +705,7 @@ class PgStore:
                     conn.execute(f"DROP TABLE IF EXISTS {old[0]}")
             tables = create_generation(conn, generation, manifest.dimension)
             write_rows(conn, tables, documents, chunks, vectors, list(range(len(chunks))))
-            conn.execute("SET LOCAL maintenance_work_mem = '512MB'")
+            conn.execute("SELECT set_config('maintenance_work_mem', %s, true)", (self.build_memory,))
             index_generation(conn, tables)
             manifest = replace(manifest, retrieval_mode="hybrid", next_chunk_id=len(chunks), index_kind=INDEX_KIND,
                                extra=MappingProxyType({**dict(manifest.extra), "postgresql": {
