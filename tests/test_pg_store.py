@@ -211,3 +211,19 @@ def test_an_unreachable_database_is_said_before_any_model_loads(tmp_path):
                         store="postgresql://nobody@127.0.0.1:1/news", embedding_model="/nonexistent/model")
     with pytest.raises(QAError, match="cannot connect"):     # not: the model cannot be loaded
         QASystem.load(settings)
+
+
+def test_qa_eval_indexes_a_datasets_contexts_into_the_database_once(tmp_path, pg_url):
+    from embeddings.documents import Document
+    from qa.system import QASystem
+
+    contexts = [Document(doc_id=f"ctx-{i}", title=f"Kontext {i}", text=f"Die Stadt Ort{i} liegt am Fluss {i}.",
+                         metadata={}) for i in range(6)]
+    settings = Settings(corpus_dir=tmp_path / "none", index_dir=tmp_path / "index", store=pg_url,
+                        cache_dir=tmp_path / "cache")
+    first = QASystem.load(settings, parts="retrieval", documents=contexts, embedder=FakeEmbedder())
+    again = QASystem.load(settings, parts="retrieval", documents=contexts, embedder=FakeEmbedder())
+    assert first.index_status.rebuilt and not again.index_status.rebuilt
+    assert sorted(again.documents) == [d.doc_id for d in contexts]
+    assert again.search("Wo liegt Ort3?", k=1)[0].chunk.doc_id == "ctx-3"
+    assert not (tmp_path / "cache" / "eval-indexes").exists()     # nothing in the folder cache
