@@ -66,6 +66,10 @@ EXACT_FILTER_LIMIT = 20_000
 # Tables of at most this many rows are read whole on first use (one query instead of one per row).
 EAGER_ROWS = 5000
 BM25_K1 = 1.5
+# Full text: a lexeme in more than this share of all chunks (and more than COMMON_MIN chunks)
+# scores candidates but does not select them (see PgIndex.search_bm25).
+COMMON_SHARE = 0.05
+COMMON_MIN = 1000
 BM25_B = 0.75
 
 
@@ -417,15 +421,29 @@ class PgIndex:
     def search_bm25(self, question: str, *, k: int, doc_ids: Iterable[str] | None = None,
                     allowed_ids: Collection[int] | None = None) -> list[tuple[int, float]]:
         """Top-k (chunk id, BM25 score): chunks sharing a lexeme with the question (GIN index on the
-        tsvector, an OR query), scored as BM25 with the document frequencies of the terms table."""
+        tsvector, an OR query), scored as BM25 with the document frequencies of the terms table.
+
+        In a large index the candidates come from the question's selective lexemes only: one in
+        more than COMMON_SHARE of all chunks (and more than COMMON_MIN) still scores the
+        candidates but does not make a chunk one (it would make most of the table one, for a
+        small IDF). Small indexes score every chunk sharing any lexeme, as BM25 does."""
         if (doc_ids is not None and not list(doc_ids)) or (allowed_ids is not None and not len(allowed_ids)) or k < 1:
             return []
         lexemes = self.query_lexemes(question)
         if not lexemes:
             return []
-        tsquery = " | ".join("'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'" for lexeme in lexemes)
-        where, params = self._filter(doc_ids, allowed_ids)
         t = self.tables
+        n_chunks, df = self._execute(
+            f"SELECT (SELECT chunks FROM {t['stats']} WHERE id = 1), "
+            f"coalesce(json_object_agg(lexeme, df), '{{}}') FROM {t['terms']} WHERE lexeme = ANY(%s)",
+            (lexemes,)).fetchone()
+        df = dict(df or {})
+        if not df:
+            return []
+        common = max(COMMON_MIN, COMMON_SHARE * int(n_chunks or 0))
+        selective = [lexeme for lexeme in df if df[lexeme] <= common] or [min(df, key=lambda lexeme: (df[lexeme], lexeme))]
+        tsquery = " | ".join("'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'" for lexeme in sorted(selective))
+        where, params = self._filter(doc_ids, allowed_ids)
         sql = (
             f"WITH s AS (SELECT chunks, terms FROM {t['stats']} WHERE id = 1), "
             f"q AS (SELECT lexeme, ln(1 + ((SELECT chunks FROM s) - df + 0.5) / (df + 0.5)) AS idf "

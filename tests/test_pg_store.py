@@ -227,3 +227,29 @@ def test_qa_eval_indexes_a_datasets_contexts_into_the_database_once(tmp_path, pg
     assert sorted(again.documents) == [d.doc_id for d in contexts]
     assert again.search("Wo liegt Ort3?", k=1)[0].chunk.doc_id == "ctx-3"
     assert not (tmp_path / "cache" / "eval-indexes").exists()     # nothing in the folder cache
+
+
+def test_in_a_large_index_only_selective_words_pick_full_text_candidates(pg_url):
+    """A word in nearly every chunk ("Fluss") scores the candidates but does not make all 1200
+    chunks candidates; small indexes (the other tests) score every chunk sharing a word."""
+    import numpy as np
+
+    from embeddings.chunking import Chunk
+    from embeddings.documents import Document
+    from embeddings.pgstore import COMMON_MIN
+    from embeddings.store import IndexManifest, corpus_fingerprint
+    from embeddings.targets import write_index
+
+    n = COMMON_MIN + 200
+    texts = [f"Die Stadt Ort{i % 100} liegt am Fluss." for i in range(n)]
+    documents = [Document(doc_id=f"d{i}", title=f"d{i}", text=t, metadata={}) for i, t in enumerate(texts)]
+    chunks = [Chunk(doc_id=f"d{i}", start=0, end=len(t), text=t, sentences=((0, len(t)),)) for i, t in enumerate(texts)]
+    vectors = np.random.default_rng(0).standard_normal((n, 8)).astype(np.float32)
+    manifest = IndexManifest(model_name="x", model_fingerprint="x", dimension=8, chunking={},
+                             corpus_fingerprint=corpus_fingerprint(documents), documents=n, chunks=n)
+    write_index(PgStore(pg_url), documents=documents, chunks=chunks, vectors=vectors, manifest=manifest)
+    index = PgStore(pg_url).load()
+    found = index.search_bm25("Liegt Ort7 am Fluss?", k=100)
+    assert len(found) == n // 100 and all(chunks[i].text.startswith("Die Stadt Ort7 ") for i, _ in found)
+    only_common = index.search_bm25("Fluss", k=5)       # no selective word: the rarest one selects
+    assert len(only_common) == 5
