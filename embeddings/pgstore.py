@@ -286,18 +286,6 @@ class PgIndex:
                 self.conn.execute("BEGIN")
             self._in_transaction = True
 
-    def rollback(self) -> None:
-        """Drop uncommitted changes (a failed update); the index is as last committed."""
-        if self._in_transaction:
-            self._in_transaction = False
-            try:
-                if self._conn is not None and not self._conn.closed:
-                    self._conn.execute("ROLLBACK")
-            except Exception:   # a dead connection has rolled back already
-                pass
-            self.documents.reset()
-            self.chunks.reset()
-
     # ---- reading -----------------------------------------------------------------------
 
     def __len__(self) -> int:
