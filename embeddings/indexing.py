@@ -21,8 +21,8 @@ from embeddings.atomic import atomic_file
 from embeddings.chunking import Chunk, chunk_documents
 from embeddings.documents import METADATA_VERSION, Document, corpus_snapshot, load_corpus
 from embeddings.encoder import Embedder
-from embeddings.locking import writer_lock
-from embeddings.store import CORPUS_CHANGED, ChunkIndex, IndexManifest, clean_index_dir, corpus_fingerprint, document_hash
+from embeddings.store import CORPUS_CHANGED, ChunkIndex, IndexManifest, SearchIndex, corpus_fingerprint, document_hash
+from embeddings.targets import FolderStore, IndexTarget, open_target
 from embeddings.errors import QAError
 
 log = logging.getLogger(__name__)
@@ -73,7 +73,7 @@ class IndexStatus:
     """What ``open_index`` did: loaded as is, updated in place, rebuilt (and why), or kept
     stale on request."""
 
-    index: ChunkIndex
+    index: SearchIndex
     rebuilt: bool
     reasons: tuple[str, ...] = ()
     seconds: float = 0.0
@@ -169,8 +169,10 @@ def resolve_index_kind(kind: str, n_chunks: int, dimension: int) -> str:
 
 def build_index(documents: Sequence[Document], embedder: Embedder, *, max_tokens: int = 200,
                 overlap: int = 1, show_progress: bool = True, index_kind: str = "auto",
-                bm25: bool = True, encode_corpus: CorpusEncoder = encode_locally) -> ChunkIndex:
-    """Chunk and embed ``documents`` into a new in-memory ChunkIndex (with BM25 by default).
+                bm25: bool = True, encode_corpus: CorpusEncoder = encode_locally,
+                target: IndexTarget | None = None) -> SearchIndex:
+    """Chunk and embed ``documents`` into a new index (with BM25 by default): an in-memory
+    ChunkIndex, or one written into ``target`` (uncommitted until ``target.save``).
     ``encode_corpus`` does the chunking and embedding (here, or on Ray)."""
     if not documents:
         raise QAError("the corpus is empty: add .txt, .md, .html or .pdf articles to the corpus folder")
@@ -186,16 +188,20 @@ def build_index(documents: Sequence[Document], embedder: Embedder, *, max_tokens
         index_kind=kind,
     )
     manifest = _note_backend(manifest, embedder)
-    index = ChunkIndex.from_vectors(documents=documents, chunks=chunks, vectors=vectors, manifest=manifest,
+    if target is None:
+        index = ChunkIndex.from_vectors(documents=documents, chunks=chunks, vectors=vectors, manifest=manifest,
+                                        bm25=bm25)
+    else:
+        index = target.from_vectors(documents=documents, chunks=chunks, vectors=vectors, manifest=manifest,
                                     bm25=bm25)
     seconds = time.perf_counter() - started
     log.info("indexed %d documents into %d chunks in %.1f s (%.1f chunks/s) with %s, %s index%s",
              len(documents), len(chunks), seconds, len(chunks) / max(seconds, 1e-9), embedder.name,
-             kind, " + BM25" if bm25 else "")
+             index.manifest.index_kind, " + BM25" if bm25 else "")
     return index
 
 
-def update_index(index: ChunkIndex, documents: Sequence[Document], embedder: Embedder, *,
+def update_index(index: SearchIndex, documents: Sequence[Document], embedder: Embedder, *,
                  remove: Iterable[str] = (), show_progress: bool = True,
                  encode_corpus: CorpusEncoder = encode_locally) -> IndexChanges:
     """Upsert ``documents`` into ``index`` by content hash, then remove the ``remove`` ids.
@@ -241,7 +247,7 @@ def update_index(index: ChunkIndex, documents: Sequence[Document], embedder: Emb
     return changes
 
 
-def sync_index(index: ChunkIndex, documents: Sequence[Document], embedder: Embedder, *,
+def sync_index(index: SearchIndex, documents: Sequence[Document], embedder: Embedder, *,
                show_progress: bool = True, encode_corpus: CorpusEncoder = encode_locally) -> IndexChanges:
     """Make ``index`` hold exactly ``documents`` (the corpus folder), re-embedding only what changed."""
     present = {d.doc_id for d in documents}
@@ -250,11 +256,12 @@ def sync_index(index: ChunkIndex, documents: Sequence[Document], embedder: Embed
                         encode_corpus=encode_corpus)
 
 
-def open_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, *, max_tokens: int = 200,
+def open_index(corpus_dir: Path, index_dir: Path | IndexTarget, embedder: Embedder, *, max_tokens: int = 200,
                overlap: int = 1, rebuild: bool = False, allow_rebuild: bool = True,
                show_progress: bool = True, index_kind: str = "auto",
                encode_corpus: CorpusEncoder = encode_locally) -> IndexStatus:
-    """Load the index in ``index_dir`` and bring it in step with ``corpus_dir``.
+    """Load the index in ``index_dir`` (a folder, or any IndexTarget: embeddings/targets.py) and
+    bring it in step with ``corpus_dir``.
 
     A changed corpus is applied in place (see ``sync_index``); a changed model, chunking or
     format, or an explicit ``index_kind`` other than the saved one, rebuilds. With
@@ -264,35 +271,36 @@ def open_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, *, max_tok
     Only a write takes the folder's writer lock (embeddings.locking), and everything is decided
     again once it is held: another writer may have brought the index up to date meanwhile.
     """
+    target = open_target(index_dir)
     options = dict(max_tokens=max_tokens, overlap=overlap, rebuild=rebuild, allow_rebuild=allow_rebuild,
                    show_progress=show_progress, index_kind=index_kind, encode_corpus=encode_corpus)
-    status = None if rebuild and allow_rebuild else _open_index(corpus_dir, index_dir, embedder, may_write=False,
+    status = None if rebuild and allow_rebuild else _open_index(corpus_dir, target, embedder, may_write=False,
                                                                 **options)
     if status is not None:
         return status
-    with writer_lock(index_dir):
-        return _open_index(corpus_dir, index_dir, embedder, may_write=True, **options)
+    with target.writer_lock():
+        return _open_index(corpus_dir, target, embedder, may_write=True, **options)
 
 
-def _open_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, *, max_tokens: int, overlap: int,
+def _open_index(corpus_dir: Path, target: IndexTarget, embedder: Embedder, *, max_tokens: int, overlap: int,
                 rebuild: bool, allow_rebuild: bool, show_progress: bool, index_kind: str,
                 encode_corpus: CorpusEncoder, may_write: bool) -> IndexStatus | None:
     """``open_index``'s decision and work; None when it must write and ``may_write`` is False."""
     started = time.perf_counter()
     chunking = chunking_settings(max_tokens=max_tokens, overlap=overlap)
     reasons: list[str] = []
-    clean_index_dir(index_dir)   # what a killed writer left; an old two-rename swap restored
+    target.clean()   # what a killed writer left; an old two-rename swap restored
     # Taken before anything is read: a file changed while the corpus is read counts as changed.
     snapshot = corpus_snapshot(corpus_dir)
-    manifest_exists = (Path(index_dir) / "manifest.json").exists()
+    manifest_exists = target.exists()
     index = None
     if rebuild:
         reasons.append("a rebuild was requested")
     elif not manifest_exists:
-        reasons.append(f"no index in {index_dir} yet")
+        reasons.append(f"no index in {target.name} yet")
     else:
         try:
-            index = ChunkIndex.load(index_dir)
+            index = target.load()
         except QAError as error:
             reasons.append(str(error))
     # Files whose size and mtime are as the index recorded them are not read again.
@@ -300,7 +308,7 @@ def _open_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, *, max_to
     if index is not None:   # loaded: nothing else can be wrong yet
         reasons = index.manifest.incompatibilities(
             model_name=embedder.name, model_fingerprint=embedder.fingerprint, chunking=chunking)
-        if index_kind not in ("auto", index.manifest.index_kind):
+        if index_kind not in ("auto", index.manifest.index_kind) and isinstance(index, ChunkIndex):
             resolve_index_kind(index_kind, 0, embedder.dimension)  # a typo is an error, not a rebuild
             reasons.append(f"index type changed ({index.manifest.index_kind} → {index_kind})")
         # A record of the files made by an older METADATA_VERSION is renewed like a changed corpus.
@@ -318,26 +326,32 @@ def _open_index(corpus_dir: Path, index_dir: Path, embedder: Embedder, *, max_to
                 changes = sync_index(index, documents, embedder, show_progress=show_progress,
                                      encode_corpus=encode_corpus)
                 remember_files(index, snapshot)
-                index.save(Path(index_dir))
+                target.save(index)
             return IndexStatus(index=index, rebuilt=False,
                                reasons=(CORPUS_CHANGED,) if stale_corpus else (),
                                seconds=time.perf_counter() - started, changes=changes)
     if not allow_rebuild:
         if manifest_exists and reasons:
             raise QAError(reasons[0])  # a damaged index: ChunkIndex.load said what and what to do
-        raise QAError(f"no index in {index_dir}; build one with: qa index")
+        raise QAError(f"no index in {target.name}; build one with: qa index")
     if not may_write:
         return None
-    log.info("building the index in %s because %s", index_dir, "; ".join(reasons))
+    if index is not None and not rebuild and not isinstance(index, ChunkIndex):
+        # A database may serve others: an index of another model or chunking is replaced only on request.
+        raise QAError(f"the index in {target.name} does not fit this setup: {'; '.join(reasons)}; "
+                      "replace it with: qa index --rebuild --store URL (for every user of that database), "
+                      "or use the settings it was built with")
+    log.info("building the index in %s because %s", target.name, "; ".join(reasons))
     index = build_index(documents, embedder, max_tokens=max_tokens, overlap=overlap,
-                        show_progress=show_progress, index_kind=index_kind, encode_corpus=encode_corpus)
+                        show_progress=show_progress, index_kind=index_kind, encode_corpus=encode_corpus,
+                        target=None if isinstance(target, FolderStore) else target)
     remember_files(index, snapshot)
-    index.save(Path(index_dir))
+    target.save(index)
     return IndexStatus(index=index, rebuilt=True, reasons=tuple(reasons),
                        seconds=time.perf_counter() - started)
 
 
-def unchanged_files(index: ChunkIndex, snapshot: Mapping[str, list[int]]) -> dict[str, Document]:
+def unchanged_files(index: SearchIndex, snapshot: Mapping[str, list[int]]) -> dict[str, Document]:
     """The index's documents whose files have the size and mtime the index recorded for them
     (none when the record was made by another METADATA_VERSION)."""
     if index.manifest.extra.get(CORPUS_FILES_READER) != METADATA_VERSION:
@@ -347,7 +361,7 @@ def unchanged_files(index: ChunkIndex, snapshot: Mapping[str, list[int]]) -> dic
             if name in index.documents and list(known.get(name) or ()) == list(stat)}
 
 
-def remember_files(index: ChunkIndex, snapshot: Mapping[str, list[int]], *,
+def remember_files(index: SearchIndex, snapshot: Mapping[str, list[int]], *,
                    only: Iterable[str] | None = None) -> None:
     """Record in the manifest the corpus files' size and mtime the index now reflects (all of
     ``snapshot``, or just the names in ``only``, which were written or deleted by this writer)."""
@@ -469,8 +483,8 @@ def copy_into_corpus(files: Iterable[Path], corpus_dir: Path) -> None:
         log.debug("copied %s to %s", file, target)
 
 
-def add_to_corpus(index: ChunkIndex, files: Sequence[Path], embedder: Embedder, *, corpus_dir: Path,
-                  index_dir: Path, show_progress: bool = True) -> CorpusUpdate:
+def add_to_corpus(index: SearchIndex, files: Sequence[Path], embedder: Embedder, *, corpus_dir: Path,
+                  index_dir: Path | IndexTarget, show_progress: bool = True) -> CorpusUpdate:
     """Add or update article files: embed what is new or changed, copy the files into the
     corpus folder (the source of truth) and save the index. Unusable files are skipped."""
     loaded, skipped = load_articles(files)
@@ -482,12 +496,12 @@ def add_to_corpus(index: ChunkIndex, files: Sequence[Path], embedder: Embedder, 
                       not (Path(corpus_dir) / file.name).exists()], corpus_dir)
     if changes.changed:
         remember_files(index, corpus_snapshot(corpus_dir), only=[doc.doc_id for _, doc in loaded])
-        index.save(Path(index_dir))
+        open_target(index_dir).save(index)
     return CorpusUpdate(changes=changes, skipped=tuple(skipped))
 
 
-def remove_from_corpus(index: ChunkIndex, doc_ids: Sequence[str], *, corpus_dir: Path,
-                       index_dir: Path) -> IndexChanges:
+def remove_from_corpus(index: SearchIndex, doc_ids: Sequence[str], *, corpus_dir: Path,
+                       index_dir: Path | IndexTarget) -> IndexChanges:
     """Remove documents from the index and delete their files from the corpus folder."""
     doc_ids = list(dict.fromkeys(doc_ids))
     unknown = [d for d in doc_ids if d not in index.documents]
@@ -504,5 +518,5 @@ def remove_from_corpus(index: ChunkIndex, doc_ids: Sequence[str], *, corpus_dir:
             path.unlink()
             log.info("deleted %s", path)
     remember_files(index, corpus_snapshot(corpus_dir), only=doc_ids)
-    index.save(Path(index_dir))
+    open_target(index_dir).save(index)
     return IndexChanges(removed=tuple(doc_ids), chunks_removed=removed, seconds=time.perf_counter() - started)

@@ -22,7 +22,7 @@ import re
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from types import MappingProxyType
-from typing import Collection, Iterable, Mapping, Sequence
+from typing import Collection, Iterable, Mapping, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
@@ -154,6 +154,33 @@ def new_vector_index(kind: str, dimension: int, *, n_expected: int | None = None
     if kind not in KINDS:
         raise QAError(f"unknown index type {kind!r}; use one of auto, {', '.join(KINDS)}")
     return VectorIndex.create(kind, dimension, n_expected=n_expected)
+
+
+@runtime_checkable
+class SearchIndex(Protocol):
+    """What the retriever and the system use of an index; ChunkIndex (this module, FAISS + bm25s)
+    and embeddings.pgstore.PgIndex (pgvector + PostgreSQL full text) both implement it.
+
+    ``bm25`` is None when the index has no keyword side; ``version`` names the saved state it
+    reflects (compared with the store's current version to pick up other writers' changes)."""
+
+    manifest: IndexManifest
+    documents: Mapping[str, Document]
+    chunks: Mapping[int, Chunk]
+    bm25: object
+    version: str | None
+
+    def __len__(self) -> int: ...
+    def chunk_ids(self, doc_ids: Iterable[str]) -> list[int]: ...
+    def search(self, query_vectors: np.ndarray, *, k: int, doc_ids: Iterable[str] | None = None,
+               allowed_ids: Collection[int] | None = None) -> list[list[tuple[int, float]]]: ...
+    def search_bm25(self, question: str, *, k: int, doc_ids: Iterable[str] | None = None,
+                    allowed_ids: Collection[int] | None = None) -> list[tuple[int, float]]: ...
+    def similarities(self, query_vector: np.ndarray, chunk_ids: Sequence[int]) -> dict[int, float]: ...
+    def add_documents(self, documents: Sequence[Document], chunks: Sequence[Chunk],
+                      vectors: np.ndarray) -> list[int]: ...
+    def relabel_documents(self, documents: Sequence[Document]) -> None: ...
+    def remove_documents(self, doc_ids: Iterable[str]) -> int: ...
 
 
 class ChunkIndex:

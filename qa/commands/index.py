@@ -65,7 +65,7 @@ def run_index(args: argparse.Namespace) -> int:
         raise QAError("--ray-workers needs --ray [ADDRESS]")
     system = args.load_system(settings, parts="retrieval", rebuild=args.rebuild, **options)
     status, index_status = system.status(), system.index_status
-    print(f"index {settings.index_dir}: {index_status.state}; {status.articles} documents, "
+    print(f"index {status.store or settings.index_dir}: {index_status.state}; {status.articles} documents, "
           f"{status.passages} chunks, model {status.model}, index type {status.index_kind}, "
           f"retrieval {status.mode} ({index_status.seconds:.1f} s)")
     for reason in index_status.reasons:

@@ -1,4 +1,5 @@
-"""Questions → ranked passages (Hits) from a ChunkIndex: dense, BM25 or both fused.
+"""Questions → ranked passages (Hits) from an index (embeddings.store.SearchIndex: the embedded
+ChunkIndex or PostgreSQL's PgIndex): dense, BM25 or both fused.
 
 ``Hit.dense_score`` is always the cosine of question and passage (the query is embedded in
 every mode, so abstention can rely on one scale). ``Hit.score`` depends on the mode:
@@ -19,7 +20,7 @@ from typing import Iterable, Mapping
 
 from embeddings.documents import Document
 from embeddings.encoder import Embedder
-from embeddings.store import ChunkIndex
+from embeddings.store import SearchIndex
 from embeddings.errors import QAError
 from qa.types import Hit
 
@@ -55,9 +56,9 @@ def parse_date(value: str | dt.date | None, *, name: str) -> str | None:
 
 
 class Retriever:
-    """Dense, BM25 or hybrid retrieval over a ChunkIndex with the embedder it was built with."""
+    """Dense, BM25 or hybrid retrieval over an index with the embedder it was built with."""
 
-    def __init__(self, index: ChunkIndex, embedder: Embedder, *, mode: str = "hybrid",
+    def __init__(self, index: SearchIndex, embedder: Embedder, *, mode: str = "hybrid",
                  fusion: Mapping[str, object] | None = None, depth: int = FUSION_DEPTH) -> None:
         if index.manifest.dimension != embedder.dimension:
             raise QAError(f"the index has {index.manifest.dimension}-d vectors but the embedding "

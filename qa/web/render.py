@@ -350,6 +350,8 @@ def status_line(status: SystemStatus, *, lang: str | None = "en") -> str:
         parts.append(template.format(embedder=status.embedder or "embeddings", mode=status.mode))
     if status.index_kind:
         parts.append(t["status_index"].format(kind=status.index_kind))
+    if status.store and status.store.startswith("PostgreSQL"):
+        parts.append(status.store)
     if status.reader:
         parts.append(t["status_reader"].format(reader=status.reader))
     return " · ".join(parts)
