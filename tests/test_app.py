@@ -128,6 +128,40 @@ def test_a_double_click_on_ask_shows_the_question_once(service, pipeline):
     assert len(pipeline.calls) == 2
 
 
+def test_a_followup_sent_before_the_first_answer_waits_for_it(service, pipeline):
+    """The system answers several questions at once: the second question of a chat, sent while
+    the first is still being answered, must still be resolved against the first."""
+    import threading
+
+    values = dict(k=5, top_n=3, threshold=None, doc_ids=[], current_view=None)
+    first, followup = "Wer hat Selenskyj Unterstützung zugesichert?", "Und wann?"
+    turns: list = []
+    service.show_question(first, turns)
+    service.show_question(followup, turns)
+    release, followup_asked = threading.Event(), threading.Event()
+    original = service.ask
+
+    def ask(question, **kwargs):
+        if question == first:
+            followup_asked.wait(timeout=1.0)  # with the bug, the follow-up is asked meanwhile
+            release.set()
+        else:
+            followup_asked.set()
+        return original(question, **kwargs)
+
+    service.ask = ask
+    threads = [threading.Thread(target=service.answer_turn, args=(turns,), kwargs=values) for _ in range(2)]
+    threads[0].start()
+    while not (turns and id(turns[0]) in app._ANSWERING) and threads[0].is_alive():
+        threading.Event().wait(0.01)
+    threads[1].start()
+    for thread in threads:
+        thread.join(timeout=30)
+    histories = {call["question"]: call["history"] for call in pipeline.calls}
+    assert list(histories[followup] or ()) == [first]
+    assert [t.role for t in turns] == ["user", "assistant", "user", "assistant"]
+
+
 def test_a_new_conversation_drops_an_answer_still_running(service):
     values = dict(k=5, top_n=3, threshold=None, doc_ids=[], current_view=None)
     _, _, turns, _ = service.show_question(QUESTION, [])

@@ -66,6 +66,10 @@ class Turn:
 # and the questions being answered now (by id), so two answer events never take the same one.
 _TURNS_LOCK = threading.Lock()
 _ANSWERING: set[int] = set()
+# Notified when a question's answer joins its chat: a later question of that chat waits for it
+# (the system answers several questions at once, and a follow-up sent before the answer to its
+# question came must still be resolved against that question).
+_ANSWERED = threading.Condition(_TURNS_LOCK)
 
 
 def chat_messages(turn_list: Sequence[Turn]) -> list[dict]:
@@ -78,21 +82,24 @@ def _history_before(turn_list: Sequence[Turn], position: int) -> tuple[str, ...]
     return tuple(t.question for t in turn_list[:position] if t.role == "assistant" and t.view is not None)
 
 
-def _next_question(turn_list: Sequence[Turn]) -> tuple[Turn | None, list[str]]:
-    """The oldest question without an answer that no one is answering yet, and the questions
-    answered before it (the history a follow-up is resolved against)."""
+def _next_question(turn_list: Sequence[Turn]) -> tuple[Turn | None, list[str], bool]:
+    """The oldest question without an answer that no one is answering yet, the questions
+    answered before it (the history a follow-up is resolved against), and whether an earlier
+    question of the chat is still being answered (then the history is not complete yet)."""
     history: list[str] = []
+    earlier_running = False
     for position, turn in enumerate(turn_list):
         if turn.role != "user":
             continue
         reply = turn_list[position + 1] if position + 1 < len(turn_list) else None
         if reply is None or reply.role == "user":
             if id(turn) in _ANSWERING:
+                earlier_running = True
                 continue
-            return turn, history
+            return turn, history, earlier_running
         if reply.view is not None:
             history.append(turn.question)
-    return None, history
+    return None, history, earlier_running
 
 
 class ChatService:
@@ -219,8 +226,11 @@ class ChatService:
         or a bug becomes the answer's message. Nothing when no question waits (or the chat
         was cleared meanwhile)."""
         turn_list = [] if turn_list is None else turn_list
-        with _TURNS_LOCK:
-            asked, history = _next_question(turn_list)
+        with _ANSWERED:
+            asked, history, earlier_running = _next_question(turn_list)
+            while earlier_running:  # its answer is part of this question's history
+                _ANSWERED.wait(timeout=1.0)
+                asked, history, earlier_running = _next_question(turn_list)
             if asked is None:
                 return (gr.skip(),) * 5
             _ANSWERING.add(id(asked))
@@ -228,8 +238,9 @@ class ChatService:
             return self._answer(turn_list, asked, history, k, top_n, threshold, doc_ids, current_view,
                                 lang)
         finally:
-            with _TURNS_LOCK:
+            with _ANSWERED:
                 _ANSWERING.discard(id(asked))
+                _ANSWERED.notify_all()
 
     def _answer(self, turn_list, asked, history, k, top_n, threshold, doc_ids, current_view, lang):
         """Ask ``asked`` and put its answer right under it (if it is still in the chat)."""
