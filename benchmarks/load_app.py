@@ -46,17 +46,19 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
 
 
-def run_load(url: str, users: int, *, questions: int = 1, offset: int = 0, close: bool = False,
+def run_load(url: str | Sequence[str], users: int, *, questions: int = 1, offset: int = 0, close: bool = False,
              pool: Sequence[str] = QUESTIONS) -> dict:
     """``users`` clients ask ``questions`` questions each, all users at once (question
     ``offset + i + j`` of ``pool`` for user i's j-th). ``close``: the users leave afterwards
-    (their heartbeats end, as when a tab is closed)."""
+    (their heartbeats end, as when a tab is closed). Several URLs (app processes): user i asks
+    the (i mod n)-th."""
     from gradio_client import Client
 
     latencies: list[float] = []
     errors: list[str] = []
     lock = threading.Lock()
-    clients = [Client(url, verbose=False) for _ in range(users)]
+    urls = [url] if isinstance(url, str) else list(url)
+    clients = [Client(urls[i % len(urls)], verbose=False) for i in range(users)]
     barrier = threading.Barrier(users)
 
     def user(i: int) -> None:

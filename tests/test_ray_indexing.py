@@ -50,6 +50,45 @@ def test_ray_with_2_workers_builds_the_single_process_index(local_ray, seeds_dir
                [(h.chunk, h.rank) for h in seeds_retriever.search(question, k=5)]
 
 
+def _pg_vectors(index) -> dict[int, np.ndarray]:
+    rows = index.conn.execute(f"SELECT id, embedding::real[] FROM {index.tables['chunks']}").fetchall()
+    return {int(i): np.asarray(v, dtype=np.float32) for i, v in rows}
+
+
+def test_ray_into_postgresql_builds_the_single_process_index_there(local_ray, seeds_dir, e5_embedder, pg_url,
+                                                                   tmp_path, capsys):
+    """``qa index --ray --store postgresql://...``: the Ray workers' chunks and vectors land in the
+    database as a single-process ``qa index --store`` writes them (another database, same server)."""
+    from urllib.parse import urlsplit
+
+    import psycopg
+
+    from embeddings.pgstore import PgStore
+    from qa.retrieval.retriever import Retriever
+
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute("CREATE DATABASE ray_into_pg_single")
+    single_url = pg_url.replace(urlsplit(pg_url).path, "/ray_into_pg_single", 1)
+    assert main(["index", str(seeds_dir), "--index-dir", str(tmp_path / "a"), "--store", single_url]) == 0
+    assert main(["index", str(seeds_dir), "--index-dir", str(tmp_path / "b"), "--store", pg_url,
+                 "--ray", "--ray-workers", "2"]) == 0
+    assert "rebuilt" in capsys.readouterr().out
+    single, on_ray = PgStore(single_url).load(), PgStore(pg_url).load()
+    assert len(on_ray) == len(single) > 0
+    assert dict(on_ray.chunks.items()) == dict(single.chunks.items())      # same chunks under the same ids
+    assert dict(on_ray.documents.items()) == dict(single.documents.items())
+    local, remote = _pg_vectors(single), _pg_vectors(on_ray)
+    assert local.keys() == remote.keys() == set(single.chunks)
+    assert max(float(np.abs(local[i] - remote[i]).max()) for i in local) < 1e-5
+    assert on_ray.manifest == single.manifest
+    for mode in ("dense", "bm25", "hybrid"):
+        ray_retriever = Retriever(on_ray, e5_embedder, mode=mode)
+        single_retriever = Retriever(single, e5_embedder, mode=mode)
+        for question in QUESTIONS:
+            assert [(h.chunk, h.rank) for h in ray_retriever.search(question, k=5)] == \
+                   [(h.chunk, h.rank) for h in single_retriever.search(question, k=5)], (mode, question)
+
+
 def test_the_encoder_returns_chunks_in_document_order_however_the_workers_finish(local_ray, seeds_dir,
                                                                                   e5_embedder):
     """One document per batch over 2 workers: batches finish in any order, the result does not."""
