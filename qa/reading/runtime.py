@@ -37,9 +37,9 @@ def check_reader_backend(backend: str) -> str:
     return backend
 
 
-def weights_fingerprint(model) -> str:
-    """sha256 of the model's config and every weight: an export is reused only for these weights."""
-    digest = hashlib.sha256(model.config.to_json_string().encode())
+def export_fingerprint(model, inputs: list[str]) -> str:
+    """sha256 of the model's inputs, config and every weight: an export is reused only for these."""
+    digest = hashlib.sha256((",".join(inputs) + "\n" + model.config.to_json_string()).encode())
     for name, tensor in model.state_dict().items():
         digest.update(name.encode())
         digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
@@ -60,7 +60,7 @@ def with_reader_backend(reader: TransformersReader, backend: str, *, cache_dir: 
     if any(getattr(module, "_packed_params", None) is not None for module in model.modules()):
         raise QAError("the int8 (quantized) reader runs on torch only; use --reader-backend torch")
     inputs = [name for name in TOKEN_INPUTS if name in reader._model_input_names()]
-    export_dir = Path(cache_dir) / "exports" / f"reader-{weights_fingerprint(model)}-v{EXPORT_VERSION}"
+    export_dir = Path(cache_dir) / "exports" / f"reader-{export_fingerprint(model, inputs)}-v{EXPORT_VERSION}"
     try:
         run = compile_export(
             lambda replace: export_graph(_span_logits(model, inputs), export_dir, inputs=inputs,
