@@ -153,7 +153,7 @@ def main(argv=None) -> int:
     if args.url and args.batch_size:
         parser.error("--batch-size sets up the app this script starts; it cannot change one at --url")
     load_before = os.getloadavg()[0]
-    rows, parts, base = [], None, None
+    rows, parts, base, backends = [], None, None, "backends: those of the app at --url"
     for batch_size in args.batch_size or [None]:
         blocks, url, system = None, args.url, None
         if url is None:
@@ -161,6 +161,7 @@ def main(argv=None) -> int:
             from qa.system import QASystem
 
             settings = Settings.from_env().replace(batch_size=batch_size)
+            backends = f"embedding backend {settings.embedding_backend}, reader backend {settings.reader_backend}"
             # One set of models for every batch size: only the system's batching differs.
             system = base = QASystem.load(settings) if base is None else QASystem(settings, pipeline=base.pipeline)
             blocks, url = start_app(system)
@@ -187,11 +188,11 @@ def main(argv=None) -> int:
     if parts is not None:
         print("one question alone: " + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in parts.items() if k != "windows")
               + f", {parts['windows']:.1f} reader windows")
-    print(f"load average (1 min) {load_before:.1f} before, {load_after:.1f} after")
+    print(f"load average (1 min) {load_before:.1f} before, {load_after:.1f} after; {backends}")
     if not args.no_write:
         from benchmarks.report import update_section
 
-        update_section(TITLE, section(args, rows, parts, (load_before, load_after)))
+        update_section(TITLE, section(args, rows, parts, (load_before, load_after), backends))
     return 0 if not any(row["errors"] for row in rows) else 1
 
 
@@ -211,7 +212,7 @@ def server_batches(batches: list[tuple[int, float]]) -> str:
     return f"batches {shown}, {sum(s for _, s in batches):.1f} s"
 
 
-def section(args, rows: list[dict], parts: dict | None, load: tuple[float, float]) -> str:
+def section(args, rows: list[dict], parts: dict | None, load: tuple[float, float], backends: str) -> str:
     command = "python benchmarks/load_app.py --users " + " ".join(map(str, args.users))
     if args.batch_size:
         command += " --batch-size " + " ".join(map(str, args.batch_size))
@@ -233,7 +234,7 @@ def section(args, rows: list[dict], parts: dict | None, load: tuple[float, float
     return f"""\
 Command: `{command}` ({platform.machine()}, {os.cpu_count()} CPU cores shared with other jobs: load
 average {load[0]:.1f} before, {load[1]:.1f} after; real models: e5-small retrieval + e5-small-qa-de
-reader, seeds corpus). The users send one question each at the same moment to the `/ask`
+reader ({backends}; QA_EMBEDDING_BACKEND, QA_READER_BACKEND), seeds corpus). The users send one question each at the same moment to the `/ask`
 endpoint through `gradio_client` on loopback (clients in the app's process): "examples": the
 {len(QUESTIONS)} example questions in turn (so 4 users share each question at 20 users);
 "distinct": a different question each (eval/seeds_dev.jsonl). "Batch size" is the app's

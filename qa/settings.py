@@ -15,6 +15,7 @@ from embeddings.backends import BACKENDS, DEFAULT_BACKEND
 from embeddings.cache import default_cache_dir
 from embeddings.errors import QAError
 from qa.reading.reader import DEFAULT_MODE, DEFAULT_NULL_WEIGHT, DEFAULT_PASSAGE_PRIOR
+from qa.reading.runtime import DEFAULT_READER_BACKEND, READER_BACKENDS
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ENV_PREFIX = "QA_"
@@ -35,6 +36,9 @@ class Settings:
     embedding_backend: str = DEFAULT_BACKEND
     # "builtin" is e5-small-qa-de assembled offline; any transformers QA model name/folder works.
     reader_model: str = "builtin"
+    # What runs the reader model's forward pass: "torch" or "openvino" (qa/reading/runtime.py;
+    # docs/BENCHMARKS.md, "Reader backends").
+    reader_backend: str = DEFAULT_READER_BACKEND
     # "dense", "bm25" or "hybrid" (both fused; needs the BM25 part every index now carries).
     retrieval_mode: str = "hybrid"
     # FAISS index type: "auto" (flat up to 50k chunks, HNSW above), "flat", "hnsw", "ivfpq".
@@ -133,6 +137,9 @@ def add_reader_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reader", dest="reader_model", default=None, metavar="NAME_OR_PATH",
                         help="extractive QA model: builtin (offline e5-small-qa-de, the default), a "
                              "transformers QA model name or a local folder")
+    parser.add_argument("--reader-backend", dest="reader_backend", choices=READER_BACKENDS, default=None,
+                        help=f"what runs the reader model: {', '.join(READER_BACKENDS)} (default "
+                             f"{DEFAULT_READER_BACKEND}, or $QA_READER_BACKEND)")
 
 
 def settings_from_args(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> Settings:

@@ -467,10 +467,12 @@ def build_reader(settings: Settings) -> Reader:
         raise QAError(f"reader {problem}; fix QA_READER_MODE, QA_PASSAGE_PRIOR or QA_NULL_WEIGHT")
     started = time.perf_counter()
     reader = load_reader(settings.reader_model, cache_dir=settings.cache_dir, mode=settings.reader_mode,
-                         passage_prior=settings.passage_prior, null_weight=settings.null_weight)
+                         passage_prior=settings.passage_prior, null_weight=settings.null_weight,
+                         backend=settings.reader_backend)
     why = "the offline default, since no QA model was configured" if settings.reader_model == "builtin" \
         else f"configured as {settings.reader_model!r}"
-    log.info("reader: %s (%s; loaded in %.1f s): %r", reader.name, why, time.perf_counter() - started, reader)
+    log.info("reader: %s on %s (%s; loaded in %.1f s): %r", reader.name, settings.reader_backend, why,
+             time.perf_counter() - started, reader)
     return reader
 
 

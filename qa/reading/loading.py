@@ -9,6 +9,7 @@ from typing import Callable
 from embeddings.errors import QAError
 from qa.reading import builtin as builtin_model
 from qa.reading.reader import DEFAULT_MODE, ReadMode, TransformersReader, quantize_model, ranking_option_problem
+from qa.reading.runtime import check_reader_backend, with_reader_backend
 
 __all__ = ["BUILTIN_NAMES", "load_reader", "ranking_option_problem"]
 
@@ -19,13 +20,22 @@ BUILTIN_NAMES = ("builtin", "e5-small-qa-de")
 
 def load_reader(name_or_path: str, *, cache_dir: Path, quantize: bool = False,
                 mode: ReadMode = DEFAULT_MODE, fallback: Callable[[], TransformersReader] | None = None,
-                **reader_kwargs) -> TransformersReader:
-    """A reader for ``name_or_path``: "builtin", a local model folder or a hub name.
+                backend: str = "torch", **reader_kwargs) -> TransformersReader:
+    """A reader for ``name_or_path``: "builtin", a local model folder or a hub name, its forward
+    pass run by ``backend`` ("torch" or "openvino", qa.reading.runtime).
 
     A model that cannot be loaded (offline, typo, not a QA model) gives one WARNING line with
     the reason and ``fallback()`` (default: the built-in model) takes over; ``reader.name``
     says which one is active.
     """
+    check_reader_backend(backend)
+    reader = _load_reader(name_or_path, cache_dir=cache_dir, quantize=quantize, mode=mode, fallback=fallback,
+                          **reader_kwargs)
+    return with_reader_backend(reader, backend, cache_dir=cache_dir)
+
+
+def _load_reader(name_or_path: str, *, cache_dir: Path, quantize: bool, mode: ReadMode,
+                 fallback: Callable[[], TransformersReader] | None, **reader_kwargs) -> TransformersReader:
     def builtin() -> TransformersReader:
         return builtin_model.load_builtin_reader(
             cache_dir=cache_dir, quantize=quantize, mode=mode, **reader_kwargs)

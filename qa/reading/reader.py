@@ -358,7 +358,7 @@ class TransformersReader:
         model_keys = [k for k in ("input_ids", "attention_mask", "token_type_ids")
                       if k in encodings[0] and k in self._model_input_names()]
         pad_id = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
-        device = next(self.model.parameters()).device
+        device = next(iter(self.model.parameters()), torch.empty(0)).device   # none: a runtime's model
         with torch.inference_mode():
             for group, rows in by_width.items():
                 width = group if isinstance(group, int) else group[0]
