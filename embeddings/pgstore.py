@@ -48,7 +48,7 @@ import numpy as np
 from embeddings.chunking import Chunk
 from embeddings.documents import Document
 from embeddings.errors import QAError
-from embeddings.store import IndexManifest, document_hash
+from embeddings.store import IndexManifest, check_addition, document_hash
 
 log = logging.getLogger(__name__)
 
@@ -452,14 +452,7 @@ class PgIndex:
                       vectors: np.ndarray) -> list[int]:
         """Add ``documents`` with their chunks and vectors (replacing documents of the same id),
         inside this index's open transaction. Returns the new chunk ids."""
-        if len(chunks) != len(vectors):
-            raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
-        new_ids = {d.doc_id for d in documents}
-        if len(new_ids) != len(documents):
-            raise ValueError("the same doc_id twice in one add")
-        stray = {c.doc_id for c in chunks} - new_ids
-        if stray:
-            raise ValueError(f"chunks of documents not being added: {sorted(stray)[:3]}")
+        new_ids = check_addition(documents, chunks, vectors)
         self._begin()
         present = [d for d in sorted(new_ids) if d in self.documents]
         if present:

@@ -183,6 +183,21 @@ class SearchIndex(Protocol):
     def remove_documents(self, doc_ids: Iterable[str]) -> int: ...
 
 
+def check_addition(documents: Sequence[Document], chunks: Sequence[Chunk], vectors: np.ndarray) -> set[str]:
+    """The doc ids of an addition whose chunks and vectors fit its documents (one vector per
+    chunk, each document once, no chunk of another document); ValueError otherwise. Both stores
+    check their additions here."""
+    if len(chunks) != len(vectors):
+        raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
+    new_ids = {d.doc_id for d in documents}
+    if len(new_ids) != len(documents):
+        raise ValueError("the same doc_id twice in one add")
+    stray = {c.doc_id for c in chunks} - new_ids
+    if stray:
+        raise ValueError(f"chunks of documents not being added: {sorted(stray)[:3]}")
+    return new_ids
+
+
 class ChunkIndex:
     """Vectors + BM25 + chunks + documents + manifest; searchable, saveable, updatable in place."""
 
@@ -300,14 +315,7 @@ class ChunkIndex:
                       vectors: np.ndarray) -> list[int]:
         """Add ``documents`` with their ``chunks`` and ``vectors``; a document whose id is already
         in the index replaces it (its old chunks are removed). Returns the new chunk ids."""
-        if len(chunks) != len(vectors):
-            raise ValueError(f"{len(chunks)} chunks but {len(vectors)} vectors")
-        new_ids = {d.doc_id for d in documents}
-        if len(new_ids) != len(documents):
-            raise ValueError("the same doc_id twice in one add")
-        stray = {c.doc_id for c in chunks} - new_ids
-        if stray:
-            raise ValueError(f"chunks of documents not being added: {sorted(stray)[:3]}")
+        new_ids = check_addition(documents, chunks, vectors)
         self.remove_documents(sorted(new_ids & set(self.documents)))
         first = self.manifest.next_chunk_id
         ids = np.arange(first, first + len(chunks), dtype=np.int64)
