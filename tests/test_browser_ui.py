@@ -4,6 +4,7 @@ an English switch, feedback under each answer, the export, keyboard access and c
 the phone layout, and axe-core's WCAG AA checks. Set QA_SCREENSHOTS to a folder to keep screenshots of the pages."""
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -112,7 +113,9 @@ def test_a_wrong_answer_can_be_corrected_and_is_stored(browser, pipeline, tmp_pa
         served.close()
 
 
-def test_the_conversation_downloads_as_markdown(browser, served):
+def test_the_conversation_downloads_as_markdown_and_goes_when_the_page_closes(browser, pipeline):
+    service = app.ChatService(QASystem(Settings(), pipeline=pipeline))
+    served = start_app(service)
     context, page = open_page(browser, served)
     try:
         ask(page, ASK_COUNCIL)
@@ -123,8 +126,15 @@ def test_the_conversation_downloads_as_markdown(browser, served):
         text = open(download.value.path(), encoding="utf-8").read()
         assert text.startswith("# Unterhaltung") and f"## 1. {ASK_COUNCIL}" in text
         assert "**Antwort:** Mittwoch" in text and "Einschätzung: sicher" in text
+        assert len(list(service._exports.rglob("*.md"))) == 1
+        context.close()  # the visitor leaves: Blocks.unload deletes their file
+        deadline = time.monotonic() + 20
+        while list(service._exports.rglob("*.md")) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert list(service._exports.rglob("*.md")) == []
     finally:
         context.close()
+        served.close()
 
 
 def test_messages_and_articles_are_reachable_and_readable_without_a_mouse(browser, served):

@@ -200,3 +200,26 @@ def test_the_download_button_gets_one_file_per_session(service):
     assert button.interactive and button.value["orig_name"] == "newsqa-conversation.md"
     text = files[0].read_text(encoding="utf-8")
     assert text.startswith("# Conversation") and "## 2." not in text  # rewritten, in English
+
+
+def test_a_closed_page_takes_its_exported_conversation_with_it(service):
+    service, _ = service
+    turns = answered_turns(service)
+    first, second = (type("Request", (), {"session_hash": h})() for h in ("first", "second"))
+    service.export_conversation(turns, "de", first)
+    service.export_conversation(turns, "de", second)
+    service.forget_session(first)  # Blocks.unload: the first visitor closed the tab
+    files = sorted(f.relative_to(service._exports).as_posix() for f in service._exports.rglob("*.md"))
+    assert files == ["second/newsqa-conversation.md"]
+    service.forget_session(first)  # twice, or for a session that exported nothing: no error
+    assert [h for h in ("first", "second") if (service._exports / h).exists()] == ["second"]
+
+
+def test_the_page_cleans_its_served_files_and_forgets_closed_sessions(service):
+    from qa.web.page import CACHE_CLEANUP, build_app
+
+    service, _ = service
+    blocks = build_app(service)
+    assert blocks.delete_cache == CACHE_CLEANUP
+    unloads = [fn for fn in blocks.fns.values() if [t[1] for t in fn.targets] == ["unload"]]
+    assert [fn.fn for fn in unloads] == [service.forget_session]

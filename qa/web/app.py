@@ -6,8 +6,10 @@ and user text. Start-up is in qa/web/server.py.
 """
 from __future__ import annotations
 
+import atexit
 import logging
 import os
+import shutil
 import tempfile
 import threading
 from dataclasses import dataclass, replace
@@ -425,14 +427,24 @@ class ChatService:
         exchanges = [(t.question, t.view, t.content) for t in (turn_list or []) if t.role == "assistant"]
         if not exchanges:
             return gr.DownloadButton(value=None, interactive=False)
-        session = "".join(c for c in str(getattr(request, "session_hash", "") or "") if c.isalnum()) or "local"
         if self._exports is None:
             self._exports = Path(tempfile.mkdtemp(prefix="qa-exports-"))
-        folder = self._exports / session[:64]
+            atexit.register(shutil.rmtree, self._exports, True)  # gone with the server
+        folder = self._export_folder(request)
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / "newsqa-conversation.md"
         path.write_text(conversation_markdown(exchanges, lang=lang, when=datetime.now()), encoding="utf-8")
         return gr.DownloadButton(value=str(path), interactive=True)
+
+    def _export_folder(self, request: gr.Request | None) -> Path:
+        session = "".join(c for c in str(getattr(request, "session_hash", "") or "") if c.isalnum()) or "local"
+        return self._exports / session[:64]
+
+    def forget_session(self, request: gr.Request | None = None) -> None:
+        """A visitor closed the page: their exported conversation file is deleted (Gradio keeps
+        its served copy until the cache is cleared, see page.CACHE_CLEANUP)."""
+        if self._exports is not None:
+            shutil.rmtree(self._export_folder(request), ignore_errors=True)
 
     # --- the named API endpoint -------------------------------------------------------------
 

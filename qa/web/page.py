@@ -22,6 +22,9 @@ QUEUE_SIZE = 200
 # newer sessions push it out: 75-90 KB for an API client, more for a long chat. Its default
 # of 10,000 let that grow by ~4.5 MB per 50 new users for 10,000 sessions (benchmarks/soak_app.py).
 SESSION_CAPACITY = 1000
+# Files Gradio serves (exported conversations, uploaded articles) are deleted hourly once a
+# day old, and all of them when the server stops.
+CACHE_CLEANUP = (3600, 86400)
 SEED_EXAMPLES = (
     "Wie viele Menschen sind im Donbass getötet worden?",
     "Wo finden die Gespräche der USA mit Russland statt?",
@@ -64,7 +67,7 @@ def build_app(service: ChatService, *, examples: Sequence[str] = SEED_EXAMPLES,
     ``allow_add=False`` (``--read-only``) hides "Add an article". The page is built in
     ``lang``; a visitor's page switches with its language button or ``?lang=``."""
     t = texts(lang)
-    with gr.Blocks(title=t["page_title"], analytics_enabled=False) as blocks:
+    with gr.Blocks(title=t["page_title"], analytics_enabled=False, delete_cache=CACHE_CLEANUP) as blocks:
         page = _Page(
             turns=gr.State([]),         # the conversation, one Turn per chat message
             shown_view=gr.State(None),  # the AnswerView whose sources the inspector shows
@@ -282,6 +285,7 @@ def _wire(blocks: gr.Blocks, page: _Page, service: ChatService, built: str) -> N
     page.switch.click(switch, [page.lang, page.turns, page.shown_view], language_outputs, queue=False,
                       **private)
     page.lang.change(None, [page.lang], None, js=LANG_JS, queue=False, **private)
+    blocks.unload(service.forget_session)  # the visitor's exported conversation goes with them
     gr.api(service.api_ask, api_name="ask", concurrency_limit=service.system.concurrent_questions,
            concurrency_id="pipeline")
 
