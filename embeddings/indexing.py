@@ -328,7 +328,7 @@ def _open_index(corpus_dir: Path, target: IndexTarget, embedder: Embedder, *, ma
                 remember_files(index, snapshot)
                 target.save(index)
             return IndexStatus(index=index, rebuilt=False,
-                               reasons=(CORPUS_CHANGED,) if stale_corpus else (),
+                               reasons=(update_reason(changes),) if stale_corpus else (),
                                seconds=time.perf_counter() - started, changes=changes)
     if not allow_rebuild:
         if manifest_exists and reasons:
@@ -349,6 +349,19 @@ def _open_index(corpus_dir: Path, target: IndexTarget, embedder: Embedder, *, ma
     target.save(index)
     return IndexStatus(index=index, rebuilt=True, reasons=tuple(reasons),
                        seconds=time.perf_counter() - started)
+
+
+RELABELLED = "article titles or metadata changed (their passages were kept, nothing embedded again)"
+RECORD_RENEWED = ("the index's record of the corpus files was made by an older version "
+                  "(renewed; no article changed)")
+
+
+def update_reason(changes: IndexChanges) -> str:
+    """Why an index was updated in place, as its changes show: articles added, edited or
+    removed; only titles or metadata relabelled; or only the record of the files renewed."""
+    if changes.added or changes.updated or changes.removed:
+        return CORPUS_CHANGED
+    return RELABELLED if changes.relabelled else RECORD_RENEWED
 
 
 def unchanged_files(index: SearchIndex, snapshot: Mapping[str, list[int]]) -> dict[str, Document]:

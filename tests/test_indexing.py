@@ -94,7 +94,7 @@ def test_an_index_from_an_older_metadata_reader_is_relabelled_without_embedding(
     from dataclasses import replace
     from types import MappingProxyType
 
-    from embeddings.indexing import CORPUS_FILES_READER
+    from embeddings.indexing import CORPUS_FILES_READER, RELABELLED
     from embeddings.store import ChunkIndex
 
     corpus = _corpus(tmp_path / "corpus", **ARTICLES)
@@ -109,12 +109,35 @@ def test_an_index_from_an_older_metadata_reader_is_relabelled_without_embedding(
     encoded = emb.passages_encoded
     renewed = open_index(corpus, tmp_path / "idx", emb, max_tokens=40, overlap=0, show_progress=False)
     assert not renewed.rebuilt and renewed.changes.relabelled == ("a.txt", "b.txt")
+    assert renewed.reasons == (RELABELLED,)  # not "the corpus changed": no article did
     assert renewed.changes.chunks_added == 0 and emb.passages_encoded == encoded
     assert renewed.index.documents == fresh.documents
     assert renewed.index.documents["a.txt"].metadata["title_source"] == "heading"
     assert ChunkIndex.load(tmp_path / "idx").documents == fresh.documents
     again = open_index(corpus, tmp_path / "idx", emb, max_tokens=40, overlap=0, show_progress=False)
     assert again.state == "up to date" and emb.passages_encoded == encoded
+
+
+def test_an_update_says_what_changed(tmp_path):
+    """The reason an update in place gives: an edited article, or only the files' record renewed."""
+    from dataclasses import replace
+    from types import MappingProxyType
+
+    from embeddings.indexing import CORPUS_FILES_READER, RECORD_RENEWED
+    from embeddings.store import CORPUS_CHANGED, ChunkIndex
+
+    corpus = _corpus(tmp_path / "corpus", **ARTICLES)
+    emb = FakeEmbedder()
+    open_index(corpus, tmp_path / "idx", emb, max_tokens=40, overlap=0, show_progress=False)
+    old = ChunkIndex.load(tmp_path / "idx")   # the same documents, recorded by an older reader
+    old.manifest = replace(old.manifest, extra=MappingProxyType(
+        {k: v for k, v in old.manifest.extra.items() if k != CORPUS_FILES_READER}))
+    old.save(tmp_path / "idx")
+    renewed = open_index(corpus, tmp_path / "idx", emb, max_tokens=40, overlap=0, show_progress=False)
+    assert renewed.reasons == (RECORD_RENEWED,) and not renewed.changes.changed
+    (corpus / "a.txt").write_text(ARTICLES["a.txt"] + " Ein neuer Satz.", encoding="utf-8")
+    edited = open_index(corpus, tmp_path / "idx", emb, max_tokens=40, overlap=0, show_progress=False)
+    assert edited.reasons == (CORPUS_CHANGED,) and edited.changes.updated == ("a.txt",)
 
 
 def test_relabelling_refuses_a_changed_text(tmp_path):
