@@ -104,6 +104,21 @@ def test_human_output_cites_the_sentence_or_says_what_is_missing(built, capsys):
     assert "(no answer)" in out and "do not mention: Frankreich." in out and "tier: none" in out
 
 
+def test_human_output_gives_each_source_its_original_address(capsys):
+    from types import MappingProxyType
+
+    docs = [Document(doc_id=d.doc_id, title=d.title, text=d.text, metadata=MappingProxyType(
+                {"outlet": "Der Standard", "url": f"https://example.org/{d.doc_id}"} if d is DOCS[0]
+                else {"url": "javascript:alert(1)"})) for d in DOCS]
+    built = loader_over(docs)
+    assert main(["ask", "Wo sprechen die USA mit Russland?", "--k", "1"], load_system=built) == 0
+    out = capsys.readouterr().out
+    assert "[1] Gespräche in Genf (Der Standard)\n    https://example.org/genf.txt\n" in out
+    assert main(["ask", "Wo sprechen die USA mit Frankreich?", "--k", "2"], load_system=built) == 0
+    out = capsys.readouterr().out
+    assert "      https://example.org/genf.txt" in out and "javascript:" not in out  # only http(s) links
+
+
 def test_human_output_shows_the_alternatives_the_chat_shows_and_json_keeps_all(capsys):
     docs = DOCS + [Document(doc_id="oslo.txt", title="Oslo", text="Die Delegationen reisten nach Oslo weiter.")]
     load = loader_over(docs)

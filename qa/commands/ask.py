@@ -11,6 +11,7 @@ from qa.commands.output import printable
 from qa.settings import add_index_options, add_reader_option, settings_from_args
 from qa.system import check_limits
 from qa.types import Response
+from qa.web.render import original_url
 
 
 def register(subparsers) -> None:
@@ -55,6 +56,9 @@ def format_response(response: Response) -> str:
         for hit in response.hits[:3]:
             lines.append(f"  [{hit.rank}] {hit.title} ({hit.doc_id}, chars {hit.chunk.start}-{hit.chunk.end}, "
                          f"score {hit.score:.3f})")
+            url = original_url(hit.metadata)
+            if url is not None:
+                lines.append(f"      {url}")
         return "\n".join(lines)
     shown = (view.answer, *view.alternatives)
     for answer in shown:
@@ -71,6 +75,9 @@ def format_response(response: Response) -> str:
         hit = citation.hit
         meta = ", ".join(v for k, v in hit.metadata.items() if k in ("outlet", "date", "place"))
         lines.append(f"[{citation.number}] {hit.title}{' (' + meta + ')' if meta else ''}")
+        url = original_url(hit.metadata)
+        if url is not None:
+            lines.append(f"    {url}")
         for answer in shown:
             if view.citation_for(answer) is citation:
                 lines.append(f"    {answer.doc_id}, chars {answer.start}-{answer.end}")
