@@ -9,6 +9,7 @@ from pathlib import Path
 
 from embeddings.documents import MAX_BYTES, SUPPORTED_SUFFIXES
 from embeddings.errors import QAError
+from embeddings.formats import clean_url
 
 # Articles people upload: the loader's own suffixes and size limit, not copies of them.
 ARTICLE_SUFFIXES = SUPPORTED_SUFFIXES
@@ -64,19 +65,28 @@ def _same_bytes(path: Path, content: bytes) -> bool:
         return False
 
 
-def pasted_article(title: object, text: object) -> tuple[str, str]:
-    """(file name, file content) for an article pasted with a title; QAError when either is
-    missing or the text is too large. The title becomes the first line, which the loader
-    reads as the headline."""
+def pasted_article(title: object, text: object, url: object = "") -> tuple[str, str]:
+    """(file name, file content) for an article pasted with a title and, optionally, the link
+    to where it was published; QAError when the title or text is missing, the text too large
+    or the link no http(s) address. The title becomes the first line, which the loader reads
+    as the headline; the link a "URL:" header line above it."""
     title = " ".join(_CONTROL.sub(" ", title).split()) if isinstance(title, str) else ""
     text = normalise_article_text(text if isinstance(text, str) else "")
+    url = url.strip() if isinstance(url, str) else ""
     if not title:
         raise QAError("Bitte einen Titel angeben. / Please give the article a title.")
     if len(title) > MAX_TITLE_CHARS:
         raise QAError(f"The title has {len(title)} characters; keep it under {MAX_TITLE_CHARS}.")
     if not text.strip():
         raise QAError("Bitte den Text des Artikels einfügen. / Please paste the article's text.")
-    content = f"{title}\n\n{text.strip()}\n"
+    header = ""
+    if url:
+        link = clean_url(url)
+        if link is None:
+            raise QAError(f"{url[:80]!r} is no link to the article: give its http(s) address "
+                          "(https://www.example.org/artikel) or leave the field empty.")
+        header = f"URL: {link}\n"
+    content = f"{header}{title}\n\n{text.strip()}\n"
     size = len(content.encode("utf-8"))
     if size > MAX_ARTICLE_BYTES:
         raise QAError(f"The text is {size / 1e6:.1f} MB; articles may have at most "

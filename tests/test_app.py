@@ -14,7 +14,7 @@ from embeddings.errors import QAError
 from qa.commands.main import build_parser
 from qa.settings import REPO_ROOT, Settings
 from qa.system import QASystem
-from qa.web import app, page, server
+from qa.web import app, page, render, server
 from tests.fakes import FakePipeline, FakeReader, fake_documents, fake_system
 
 SEEDS = REPO_ROOT / "seeds"
@@ -484,18 +484,33 @@ def test_adding_waits_for_a_running_question(living):
 
 
 def test_the_form_refreshes_the_page_or_shows_the_refusal(living):
-    result, header, listing, choices, tab, article, tabs, file, title, text = living.add_from_form(
+    result, header, listing, choices, tab, article, tabs, file, title, text, url = living.add_from_form(
         None, NEW_TITLE, NEW_TEXT)
     assert "qa-add-ok" in result and "Hinzugefügt" in result and NEW_TITLE in result
     assert "5 Artikel" in header and "zebrastadt-wird-hauptstadt.txt" in listing
     assert ("Zebrastadt wird Hauptstadt", "zebrastadt-wird-hauptstadt.txt") in choices.choices
     assert tab.label == "Alle Artikel (5)" and tabs.selected == "article" and NEW_TEXT[:30] in article
-    assert (file, title, text) == (None, "", "")
+    assert (file, title, text, url) == (None, "", "", "")
     refused = living.add_from_form(None, "", NEW_TEXT)
     assert "qa-add-error" in refused[0] and "Bitte einen Titel" in refused[0]
-    assert len(refused) == 10 and all(isinstance(u, dict) for u in refused[1:])  # nothing else changes
+    assert len(refused) == 11 and all(isinstance(u, dict) for u in refused[1:])  # nothing else changes
     hostile = living.add_from_form(None, "<script>alert(1)</script>", "<b>x</b> " + NEW_TEXT)
     assert "<script>" not in hostile[0] and "&lt;script&gt;" in hostile[0]
+
+
+def test_a_pasted_article_keeps_the_link_to_its_original(living, tmp_path):
+    added = living.add_article(title=NEW_TITLE, text=NEW_TEXT, url="  https://www.example.org/zebra?id=1 ")
+    assert added.outcome == "added" and added.document.title == NEW_TITLE
+    assert added.document.metadata["url"] == "https://www.example.org/zebra?id=1"
+    assert 'href="https://www.example.org/zebra?id=1"' in render.article_html(added.document, lang="de")
+    for bad in ("javascript:alert(1)", "www.example.org/ohne-schema", "https://user:pw@example.org/"):
+        refused = living.add_from_form(None, NEW_TITLE + " 2", NEW_TEXT, False, "de", bad)
+        assert "qa-add-error" in refused[0] and "http(s) address" in refused[0]
+    upload = tmp_path / "bericht.txt"
+    upload.write_text("Bericht\n\nEin Text.", encoding="utf-8")
+    with pytest.raises(QAError, match="link goes with a pasted article"):
+        living.add_article(file=upload, original_name="bericht.txt", url="https://example.org/")
+    assert len(living.documents) == 5  # only the first was added
 
 
 def test_a_fake_pipeline_without_an_index_cannot_add(service):

@@ -7,6 +7,7 @@
 """
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 from pathlib import Path
@@ -198,9 +199,11 @@ def test_pasting_an_article_makes_it_answerable_at_once(page, tmp_path):
         page.locator("#qa-add-file button[aria-label='Clear']").click()
 
         page.locator("#qa-add-title textarea, #qa-add-title input").first.fill(NEW_TITLE)
+        page.locator("#qa-add-url textarea, #qa-add-url input").first.fill("https://www.example.org/zebrastadt")
         page.locator("#qa-add-text textarea").fill(NEW_TEXT)
         page.locator("#qa-add-button").click()
         page.locator("#qa-add-result .qa-add-ok").wait_for()
+        assert page.locator("#qa-add-url textarea, #qa-add-url input").first.input_value() == ""  # cleared
         assert "Hinzugefügt" in page.locator("#qa-add-result").inner_text()
         assert NEW_TITLE in page.locator("#qa-add-result").inner_text()  # literally
         assert "5 Artikel" in page.locator("#qa-status").inner_text()
@@ -211,6 +214,10 @@ def test_pasting_an_article_makes_it_answerable_at_once(page, tmp_path):
         assert bot.locator("strong").first.inner_text() == "Zebrastadt"
         assert "Zebrastadt wird Hauptstadt" in bot.inner_text()  # cited: the pasted article
         assert page.locator("#qa-sources mark.qa-answer").first.inner_text() == "Zebrastadt"
+        link = page.locator("#qa-sources a.qa-original").first  # the pasted link, on its source card
+        assert link.get_attribute("href") == "https://www.example.org/zebrastadt"
+        if os.environ.get("QA_SCREENSHOTS"):
+            page.screenshot(path=str(Path(os.environ["QA_SCREENSHOTS"]) / "ui-pasted-with-link.png"), full_page=True)
         page.get_by_role("tab", name="Alle Artikel (5)").click()
         assert any(NEW_TITLE in t for t in page.locator("#qa-documents .qa-doc-title").all_inner_texts())
         assert (corpus / "zebrastadt-wird-hauptstadt-script-window-pwned-1-script.txt").is_file()

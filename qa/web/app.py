@@ -140,11 +140,11 @@ class ChatService:
         return self.system.status()
 
     def add_article(self, *, file: str | Path | None = None, original_name: str | None = None,
-                    title: object = "", text: object = "", replace: bool = False) -> "Added":
-        """Add an uploaded file or a pasted article (title + text) through ``QASystem.add``;
-        searchable as soon as this returns. An article of the same name is updated only with
-        ``replace``; otherwise this one is saved under a free name (``Added.note`` says which).
-        QAError with the reason for anything refused."""
+                    title: object = "", text: object = "", url: object = "", replace: bool = False) -> "Added":
+        """Add an uploaded file or a pasted article (title + text, and the link to the original
+        if given) through ``QASystem.add``; searchable as soon as this returns. An article of
+        the same name is updated only with ``replace``; otherwise this one is saved under a
+        free name (``Added.note`` says which). QAError with the reason for anything refused."""
         if not self.can_add:
             raise QAError("this app cannot add articles (its system has no index)")
         pasted = any(isinstance(v, str) and v.strip() for v in (title, text))
@@ -152,11 +152,14 @@ class ChatService:
             raise QAError("Choose a file or paste a text, not both; clear one of them.")
         if file is None and not pasted:
             raise QAError("Choose a file to upload, or paste an article with its title.")
+        if file is not None and isinstance(url, str) and url.strip():
+            raise QAError("The link goes with a pasted article; a file gives its own in a first line "
+                          "\"URL: https://…\". Clear the link field, or paste the article.")
         if file is not None:
             name = intake.check_upload(Path(file), original_name=original_name)
             content = Path(file).read_bytes()
         else:
-            name, text_content = intake.pasted_article(title, text)
+            name, text_content = intake.pasted_article(title, text, url)
             content = text_content.encode("utf-8")
         settings = self.settings
         # The name is chosen and the article added under the writer lock, so two uploads of
@@ -335,27 +338,27 @@ class ChatService:
         return render.article_html(document, lang=lang), gr.Tabs(selected="article")
 
     def add_from_form(self, file: object, title: object, text: object, replace: bool = False,
-                      lang: str | None = None):
+                      lang: str | None = None, url: object = ""):
         """The "Add an article" button: the confirmation or refusal, the refreshed header,
         article list, filter choices and tab label, the new article opened, cleared fields.
         Gradio's copy of the upload is deleted either way (it is in the corpus, or refused)."""
         path = None if not file else Path(file if isinstance(file, str) else getattr(file, "path", file))
         original = getattr(file, "orig_name", None) or (path.name if path is not None else None)
         try:
-            added = self.add_article(file=path, original_name=original, title=title, text=text,
+            added = self.add_article(file=path, original_name=original, title=title, text=text, url=url,
                                      replace=replace)
         except QAError as error:
-            return (render.refused_html(str(error)),) + (gr.skip(),) * 9
+            return (render.refused_html(str(error)),) + (gr.skip(),) * 10
         except Exception:  # a bug, not a user mistake: log it, keep the page alive
             log.exception("adding an article failed")
-            return (render.refused_html(texts(lang)["add_failed"]),) + (gr.skip(),) * 9
+            return (render.refused_html(texts(lang)["add_failed"]),) + (gr.skip(),) * 10
         finally:
             _forget_upload(path)
         return (render.added_html(added.document, outcome=added.outcome, passages=added.passages,
                                   note=added.note, lang=lang or DEFAULT_LANGUAGE),
                 *self.corpus_views(lang), render.article_html(added.document, lang=lang),
                 gr.Tabs(selected="article"),
-                None, "", "")
+                None, "", "", "")
 
     def corpus_views(self, lang: str | None = None):
         """Header, article list, "Only these articles" choices and the list's tab label, as

@@ -153,6 +153,8 @@ def _add_panel(page: _Page, t, *, visible: bool) -> None:
         page.upload = gr.File(label=t["upload"], file_types=list(intake.ARTICLE_SUFFIXES), type="filepath",
                               elem_id="qa-add-file", height=110)
         page.new_title = gr.Textbox(label=t["new_title"], max_lines=1, elem_id="qa-add-title")
+        page.new_url = gr.Textbox(label=t["new_url"], max_lines=1, elem_id="qa-add-url",
+                                  placeholder=t["new_url_placeholder"])
         page.new_text = gr.Textbox(label=t["new_text"], lines=5, max_lines=12, elem_id="qa-add-text",
                                    placeholder=t["new_text_placeholder"])
         page.replace = gr.Checkbox(False, label=t["replace"], info=t["replace_info"], elem_id="qa-add-replace")
@@ -196,6 +198,7 @@ def _labels(page: _Page) -> list[tuple[gr.components.Component, Callable]]:
         (page.add, lambda t: gr.Accordion(label=t["add"])),
         (page.upload, lambda t: gr.File(label=t["upload"])),
         (page.new_title, lambda t: gr.Textbox(label=t["new_title"])),
+        (page.new_url, lambda t: gr.Textbox(label=t["new_url"], placeholder=t["new_url_placeholder"])),
         (page.new_text, lambda t: gr.Textbox(label=t["new_text"], placeholder=t["new_text_placeholder"])),
         (page.replace, lambda t: gr.Checkbox(label=t["replace"], info=t["replace_info"])),
         (page.add_button, lambda t: gr.Button(t["add_button"])),
@@ -254,9 +257,9 @@ def _wire(blocks: gr.Blocks, page: _Page, service: ChatService, built: str) -> N
                 [page.feedback_note, page.correct_row, page.correct], **private)
     corpus_outputs = [page.header, page.document_list, page.restrict, page.documents_tab]
     page.add_button.click(service.add_from_form,
-                          [page.upload, page.new_title, page.new_text, page.replace, page.lang],
+                          [page.upload, page.new_title, page.new_text, page.replace, page.lang, page.new_url],
                           [page.add_result, *corpus_outputs, page.article, page.tabs, page.upload,
-                           page.new_title, page.new_text], **on_models)
+                           page.new_title, page.new_text, page.new_url], **on_models)
     labels = _labels(page)
     language_outputs = [page.lang, *corpus_outputs, *(c for c, _ in labels), page.chatbot, page.sources]
 
