@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Callable, Iterable
 
-from embeddings.documents import Document
+from embeddings.documents import BODY_START, Document
 from embeddings.sentences import split_sentences
 from embeddings.errors import QAError
 
@@ -70,9 +70,10 @@ def chunk_document(
     _check_options(max_tokens=max_tokens, overlap=overlap)
     count = estimate_tokens if count_tokens is None else count_tokens
     text = doc.text
+    body = body_start(doc)   # header lines and front matter are not chunked
     units: list[Span] = []
-    for start, end in split_sentences(text):
-        units.extend(_fit_pieces(text, start, end, max_tokens=max_tokens, count=count))
+    for start, end in split_sentences(text[body:]):
+        units.extend(_fit_pieces(text, body + start, body + end, max_tokens=max_tokens, count=count))
     headings = [_is_heading(text, start, end) for start, end in units]
 
     def fits(first: int, last: int) -> bool:
@@ -96,6 +97,16 @@ def chunk_document(
         new = last + 1
         first = max(new - overlap, first + 1)
     return chunks
+
+
+def body_start(doc: Document) -> int:
+    """Where ``doc``'s chunks may begin: after its header lines and Markdown front matter
+    (the loader's ``body_start``), else 0."""
+    try:
+        start = int(doc.metadata.get(BODY_START, 0))
+    except (TypeError, ValueError):
+        return 0
+    return start if 0 <= start < len(doc.text) else 0
 
 
 def chunk_documents(

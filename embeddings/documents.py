@@ -37,7 +37,11 @@ TITLE_MAX_CHARS = 140
 _HEAD_LINES = 4
 # Bumped whenever what a file yields (title, metadata) changes for the same bytes: an index
 # records it (embeddings/indexing.py) and reads every file again once when it differs.
-METADATA_VERSION = 2
+METADATA_VERSION = 3
+
+# Metadata key: where the article's text begins after Markdown front matter and header lines
+# (a document offset, as a string). The chunker starts there: those lines are no passage.
+BODY_START = "body_start"
 
 # Header lines: "Key: value" lines at the very top of an article (or in Markdown front matter)
 # that say what it is. Keys are matched in any case; "Quelle"/"Source" is the link when its
@@ -310,15 +314,18 @@ def _describe(text: str, *, is_markdown: bool, source: object = "article") -> tu
     where the headline came from; "" when there is none). ``source`` names the file in warnings."""
     metadata: dict[str, str] = {}
     title, title_source = "", ""
-    body = text
+    body, body_start = text, 0
     if is_markdown:
         front = _MD_FRONT_MATTER.match(text)
         if front:
-            body = text[front.end():]
+            body, body_start = text[front.end():], front.end()
             title = _read_header_lines(front.group("body").split("\n"), metadata, where=f"{source}: front matter")
     lines = body.split("\n")
     header_end = _header_block_end(lines)
     title = _read_header_lines(lines[:header_end], metadata, where=f"{source}: header line") or title
+    body_start += sum(len(line) + 1 for line in lines[:header_end])
+    if 0 < body_start < len(text) and text[body_start:].strip():
+        metadata[BODY_START] = str(body_start)   # the front matter and header lines are not passages
     if title:
         title_source = "header"
     lines = lines[header_end:]

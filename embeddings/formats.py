@@ -26,7 +26,7 @@ from embeddings.errors import QAError
 log = logging.getLogger(__name__)
 
 # Metadata kept for code (page map), not for people: hidden from listings and search output.
-HIDDEN_METADATA = frozenset({"page_starts"})
+HIDDEN_METADATA = frozenset({"page_starts", "body_start"})
 MAX_PDF_PAGES = 2000
 # A news page has a few thousand tags; html.parser builds about 1 KB of tree per tag, so
 # 100 000 tags cost ~2 s and ~100 MB, and 5 MB of "<div>" (450 000) would cost 8-14 s and 335 MB.

@@ -18,7 +18,7 @@ from typing import Iterable, Mapping, Protocol, Sequence
 import numpy as np
 
 from embeddings.atomic import atomic_file
-from embeddings.chunking import Chunk, chunk_documents
+from embeddings.chunking import Chunk, body_start, chunk_documents
 from embeddings.documents import METADATA_VERSION, Document, corpus_snapshot, load_corpus
 from embeddings.encoder import Embedder
 from embeddings.store import CORPUS_CHANGED, ChunkIndex, IndexManifest, SearchIndex, corpus_fingerprint, document_hash
@@ -221,7 +221,7 @@ def update_index(index: SearchIndex, documents: Sequence[Document], embedder: Em
             added.append(doc)
         elif document_hash(old) == document_hash(doc):
             unchanged.append(doc.doc_id)
-        elif old.text == doc.text:
+        elif old.text == doc.text and body_start(old) == body_start(doc):
             relabelled.append(doc)   # only the title or metadata changed: nothing to embed
         else:
             updated.append(doc)

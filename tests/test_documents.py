@@ -250,6 +250,7 @@ def test_header_lines_give_link_title_outlet_date_and_author(tmp_path: Path) -> 
         "date": "2023-07-11",
         "author": "Anna Muster",
         "title_source": "header",
+        "body_start": str(HEADED.index("\nVILNIUS")),  # the passages begin after the header lines
     }
     assert doc.text == HEADED              # the header stays in the text: offsets are into the file
 
@@ -259,7 +260,7 @@ def test_without_a_title_header_the_headline_skips_the_header_lines(tmp_path: Pa
     doc = load_document(write(tmp_path, "h.txt", text))
     assert doc.title == "Die Allianz berät über die Ukraine"
     assert dict(doc.metadata) == {"url": "https://example.org/a?b=1", "outlet": "dpa",
-                                  "title_source": "first_sentence"}
+                                  "title_source": "first_sentence", "body_start": str(text.index("\nDie"))}
     source = load_document(write(tmp_path, "s.txt", "Quelle: https://example.org/b\n\nText.\n"))
     assert source.metadata["url"] == "https://example.org/b" and "outlet" not in source.metadata
 
@@ -282,7 +283,8 @@ def test_markdown_front_matter_and_heading_sources(tmp_path: Path) -> None:
     front = load_document(write(tmp_path, "f.md", "---\ntitle: 'Gipfel'\nurl: https://example.org/g\n"
                                 "date: 2023-07-11\ntags: [nato]\n---\n\n# Andere Überschrift\n\nText.\n"))
     assert front.title == "Gipfel"
-    assert dict(front.metadata) == {"url": "https://example.org/g", "date": "2023-07-11", "title_source": "header"}
+    assert dict(front.metadata) == {"url": "https://example.org/g", "date": "2023-07-11", "title_source": "header",
+                                    "body_start": str(front.text.index("\n# Andere"))}  # after the front matter
     heading = load_document(write(tmp_path, "h.md", "url: https://example.org/h\n\n# Gipfel in Vilnius\n\nText.\n"))
     assert (heading.title, heading.metadata["title_source"]) == ("Gipfel in Vilnius", "heading")
     assert heading.metadata["url"] == "https://example.org/h"
@@ -315,7 +317,7 @@ def test_bad_header_values_are_dropped_with_a_warning(tmp_path: Path, caplog: py
     text = "url: javascript:alert(1)\nDatum: 31.02.2025\ndate: gestern\n\nText.\n"
     with caplog.at_level(logging.WARNING, logger="embeddings.documents"):
         doc = load_document(write(tmp_path, "bad.txt", text))
-    assert dict(doc.metadata) == {"title_source": "first_sentence"}
+    assert dict(doc.metadata) == {"title_source": "first_sentence", "body_start": str(text.index("\nText"))}
     messages = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert len(messages) == 3 and all(m.startswith(f"ignoring {tmp_path / 'bad.txt'}: header line") for m in messages)
     assert "not an absolute http(s) link" in messages[0]
@@ -338,6 +340,25 @@ def test_huge_header_values_are_capped_and_whitespace_normalised(tmp_path: Path)
     assert doc.title.endswith(" …") and len(doc.title) <= TITLE_MAX_CHARS + 2
     assert words.startswith(doc.title.removesuffix(" …") + " ")
     assert len(doc.metadata["outlet"]) <= 82 and doc.metadata["author"] == "Anna Muster"
+
+
+def test_header_lines_and_front_matter_are_no_passage(tmp_path: Path) -> None:
+    """The chunks start after the header lines (or front matter): a passage never opens with
+    "URL: https://…"; the lines stay in the text, and an article of header lines only is
+    chunked whole rather than left without a passage."""
+    from embeddings.chunking import chunk_document
+
+    for name, text in (("h.txt", HEADED),
+                       ("f.md", "---\ntitle: Gipfel\n---\nQuelle: dpa\n\n# Gipfel\n\nDie Allianz berät.\n")):
+        doc = load_document(write(tmp_path, name, text))
+        chunks = chunk_document(doc, max_tokens=40, overlap=0)
+        assert chunks and chunks[0].start == len(text) - len(text[int(doc.metadata["body_start"]):].lstrip())
+        assert all(doc.text[c.start:c.end] == c.text and "Quelle:" not in c.text and "Link:" not in c.text
+                   for c in chunks)
+    only = load_document(write(tmp_path, "o.txt", "Titel: Nur ein Kopf\nQuelle: dpa\n"))
+    assert "body_start" not in only.metadata and chunk_document(only)[0].start == 0
+    plain = load_document(write(tmp_path, "p.txt", "Gipfel\n\nDie Allianz berät.\n"))
+    assert "body_start" not in plain.metadata and chunk_document(plain)[0].start == 0
 
 
 def test_a_story_that_starts_like_a_header_is_still_the_story(tmp_path: Path) -> None:

@@ -140,6 +140,43 @@ def test_an_update_says_what_changed(tmp_path):
     assert edited.reasons == (CORPUS_CHANGED,) and edited.changes.updated == ("a.txt",)
 
 
+def test_an_article_indexed_with_its_header_lines_is_chunked_again_once(tmp_path):
+    """Before METADATA_VERSION 3 header lines were chunked like text. An older index re-chunks
+    (and embeds again) just the articles that have header lines; the others stay as they are."""
+    from dataclasses import replace
+    from types import MappingProxyType
+
+    from embeddings.documents import BODY_START
+    from embeddings.indexing import CORPUS_FILES_READER
+    from embeddings.store import ChunkIndex
+
+    headed = "URL: https://example.org/genf\nQuelle: dpa\n\n" + ARTICLES["a.txt"]
+    corpus = _corpus(tmp_path / "corpus", **{"a.txt": headed, "b.txt": ARTICLES["b.txt"]})
+    emb = FakeEmbedder()
+    fresh = open_index(corpus, tmp_path / "idx", emb, max_tokens=40, overlap=0, show_progress=False)
+    assert all("URL:" not in c.text for c in fresh.index.chunks.values())
+    # the same index as the older reader made it: no body_start, the header in the first chunk
+    old = open_index(corpus, tmp_path / "old", FakeEmbedder(), max_tokens=40, overlap=0, show_progress=False).index
+    doc = old.documents["a.txt"]
+    plain = replace(doc, metadata=MappingProxyType({k: v for k, v in doc.metadata.items() if k != BODY_START}))
+    old.remove_documents(["a.txt"])
+    old.add_documents([plain], *_encoded([plain], FakeEmbedder()))
+    assert any(c.text.startswith("URL:") for c in old.chunks.values())
+    old.manifest = replace(old.manifest, extra=MappingProxyType(
+        {k: v for k, v in old.manifest.extra.items() if k != CORPUS_FILES_READER}))
+    old.save(tmp_path / "old")
+    renewed = open_index(corpus, tmp_path / "old", emb, max_tokens=40, overlap=0, show_progress=False)
+    assert renewed.changes.updated == ("a.txt",) and renewed.changes.unchanged == ("b.txt",)
+    assert sorted(c.text for c in renewed.index.chunks.values()) == sorted(c.text for c in fresh.index.chunks.values())
+    assert ChunkIndex.load(tmp_path / "old").documents == fresh.index.documents
+
+
+def _encoded(documents, embedder):
+    from embeddings.indexing import encode_locally
+
+    return encode_locally(documents, embedder, max_tokens=40, overlap=0, show_progress=False)
+
+
 def test_relabelling_refuses_a_changed_text(tmp_path):
     from dataclasses import replace
 
