@@ -73,7 +73,7 @@ def served(pipeline):
 
 
 def open_page(browser, served, **context_options):
-    context = browser.new_context(**({"viewport": {"width": 1400, "height": 900}} | context_options))
+    context = browser.new_context(**({"viewport": {"width": 1400, "height": 900}, "locale": "en-US"} | context_options))
     page = context.new_page()
     page.errors = []
     page.on("pageerror", lambda error: page.errors.append(str(error)))

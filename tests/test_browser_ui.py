@@ -64,6 +64,9 @@ def test_the_interface_is_german_and_switches_to_english(browser, served):
     try:
         assert page.evaluate("document.documentElement.lang") == "de"
         assert page.get_by_role("button", name="Fragen", exact=True).is_visible()
+        # Gradio's own strings follow the page, not the browser (this one's locale is en-US)
+        assert page.evaluate("navigator.language") == "en-US"
+        page.get_by_text("Über API verwenden").wait_for(timeout=10_000)
         assert page.get_by_role("textbox", name="Ihre Frage").is_visible()  # a real label
         ask(page, ASK_COUNCIL)
         assert "Einschätzung: sicher" in page.locator(BOT_MESSAGES).last.inner_text()
@@ -74,6 +77,7 @@ def test_the_interface_is_german_and_switches_to_english(browser, served):
         page.wait_for_function(f"""() => [...document.querySelectorAll("{BOT_MESSAGES}")].pop()
                                    .innerText.includes('Assessment: confident')""", timeout=10_000)
         assert "Open the full article" in page.locator("#qa-sources").inner_text()
+        page.get_by_text("Use via API").wait_for(timeout=10_000)
         ask(page, ASK_GENEVA)
         assert "Assessment" in page.locator(BOT_MESSAGES).last.inner_text()
         shot(page, "ui-english")

@@ -199,9 +199,17 @@ window.qaCite = (message, number) => trigger('cite', {message: message, number: 
 """
 # The interface's language, for screen readers and hyphenation (<html lang>), and the window's
 # title in it.
+# Gradio's own strings ("Drop File Here", "Clear", …) follow its locale store, which starts at
+# the browser's language: a German page in an English browser mixed the two. Its core module
+# exports changeLocale; the page imports the module it already loaded (same URL, same instance)
+# and sets the store to the page's language. Without it (another Gradio build) nothing changes.
 LANG_JS = ("(lang) => { document.documentElement.lang = lang; "
            f"document.title = {json.dumps({lang: t['page_title'] for lang, t in TEXTS.items()}, ensure_ascii=False)}"
-           "[lang] || document.title; return []; }")
+           "[lang] || document.title; "
+           "const core = performance.getEntriesByType('resource').map((e) => e.name)"
+           r".find((n) => /\/assets\/core-[\w-]+\.js$/.test(n)); "
+           "if (core) import(core).then((m) => m.changeLocale && m.changeLocale(lang)).catch(() => {}); "
+           "return []; }")
 # Run once per page (launch(js=...)). Gradio's copy button under a chat message copies the
 # message's source, which for this chat is escaped Markdown ("**Genf** \[1\]  \n…"). In the
 # capture phase of that click this notes the text the message shows (innerText: "Genf [1]\n

@@ -284,7 +284,8 @@ def _wire(blocks: gr.Blocks, page: _Page, service: ChatService, built: str) -> N
         return in_language("en" if lang == "de" else "de", turn_list, view)
 
     # Another visitor may have added articles since this page was served.
-    blocks.load(on_load, [page.turns, page.shown_view], language_outputs, queue=False, **private)
+    blocks.load(on_load, [page.turns, page.shown_view], language_outputs, queue=False, **private).then(
+        None, [page.lang], None, js=LANG_JS, queue=False, **private)  # also Gradio's own strings
     page.switch.click(switch, [page.lang, page.turns, page.shown_view], language_outputs, queue=False,
                       **private)
     page.lang.change(None, [page.lang], None, js=LANG_JS, queue=False, **private)
