@@ -259,21 +259,25 @@ def sync_index(index: SearchIndex, documents: Sequence[Document], embedder: Embe
 def open_index(corpus_dir: Path, index_dir: Path | IndexTarget, embedder: Embedder, *, max_tokens: int = 200,
                overlap: int = 1, rebuild: bool = False, allow_rebuild: bool = True,
                show_progress: bool = True, index_kind: str = "auto",
-               encode_corpus: CorpusEncoder = encode_locally) -> IndexStatus:
+               encode_corpus: CorpusEncoder = encode_locally, sync_corpus: bool = True) -> IndexStatus:
     """Load the index in ``index_dir`` (a folder, or any IndexTarget: embeddings/targets.py) and
     bring it in step with ``corpus_dir``.
 
     A changed corpus is applied in place (see ``sync_index``); a changed model, chunking or
     format, or an explicit ``index_kind`` other than the saved one, rebuilds. With
     ``allow_rebuild=False`` a stale index is returned as is, with the reasons, so the caller
-    can say what changed instead of silently changing it.
+    can say what changed instead of silently changing it. With ``sync_corpus=False`` a
+    changed corpus is only reported (reason CORPUS_CHANGED), never written, while an index
+    that does not fit the model or chunking is still an error or a rebuild as above: for a
+    database other machines serve, whose local folder may be older or partial.
 
     Only a write takes the folder's writer lock (embeddings.locking), and everything is decided
     again once it is held: another writer may have brought the index up to date meanwhile.
     """
     target = open_target(index_dir)
     options = dict(max_tokens=max_tokens, overlap=overlap, rebuild=rebuild, allow_rebuild=allow_rebuild,
-                   show_progress=show_progress, index_kind=index_kind, encode_corpus=encode_corpus)
+                   show_progress=show_progress, index_kind=index_kind, encode_corpus=encode_corpus,
+                   sync_corpus=sync_corpus)
     status = None if rebuild and allow_rebuild else _open_index(corpus_dir, target, embedder, may_write=False,
                                                                 **options)
     if status is not None:
@@ -284,7 +288,7 @@ def open_index(corpus_dir: Path, index_dir: Path | IndexTarget, embedder: Embedd
 
 def _open_index(corpus_dir: Path, target: IndexTarget, embedder: Embedder, *, max_tokens: int, overlap: int,
                 rebuild: bool, allow_rebuild: bool, show_progress: bool, index_kind: str,
-                encode_corpus: CorpusEncoder, may_write: bool) -> IndexStatus | None:
+                encode_corpus: CorpusEncoder, may_write: bool, sync_corpus: bool = True) -> IndexStatus | None:
     """``open_index``'s decision and work; None when it must write and ``may_write`` is False."""
     started = time.perf_counter()
     chunking = chunking_settings(max_tokens=max_tokens, overlap=overlap)
@@ -320,6 +324,9 @@ def _open_index(corpus_dir: Path, target: IndexTarget, embedder: Embedder, *, ma
                                seconds=time.perf_counter() - started)
         if not reasons:
             changes = None
+            if stale_corpus and not sync_corpus:   # reported, not written
+                return IndexStatus(index=index, rebuilt=False, reasons=(CORPUS_CHANGED,),
+                                   seconds=time.perf_counter() - started)
             if stale_corpus and not may_write:
                 return None
             if stale_corpus:

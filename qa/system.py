@@ -20,7 +20,7 @@ from embeddings.documents import Document
 from embeddings.encoder import Embedder, load_embedder
 from embeddings.errors import QAError
 from embeddings.indexing import CorpusEncoder, IndexChanges, IndexStatus
-from embeddings.targets import IndexTarget, open_target
+from embeddings.targets import FolderStore, IndexTarget, open_target
 from qa.answering.confidence import ConfidencePolicy
 from qa.answering.batching import BatchWorker
 from qa.answering.pipeline import QAPipeline, Question
@@ -115,7 +115,7 @@ class QASystem:
              embedder: Embedder | None = None, reader: Reader | None = None,
              confidence: ConfidencePolicy | None = None, rebuild: bool = False, allow_rebuild: bool = True,
              show_progress: bool = True, allow_empty: bool = False,
-             encode_corpus: CorpusEncoder | None = None) -> "QASystem":
+             encode_corpus: CorpusEncoder | None = None, sync_corpus: bool | None = None) -> "QASystem":
         """Load what ``parts`` needs for ``settings``, once.
 
         ``all``: index, retriever, reader and pipeline; ``retrieval``: no reader; ``reader``: the
@@ -127,6 +127,10 @@ class QASystem:
         a corpus folder without articles gives a system with just the embedder, which
         :meth:`add` can fill (``qa add`` into a new folder). ``encode_corpus`` chunks and embeds
         what the corpus index needs built or updated (default: here; ``qa index --ray``: on Ray).
+        ``sync_corpus``: whether articles the corpus folder added, edited or removed are written
+        into the index; default: yes for the index folder, no for a database (``--store``), which
+        other machines with other folders may serve: it changes only by ``qa index`` (which
+        passes True), ``qa add``/``qa remove`` and uploads, and a folder that differs is a warning.
         """
         if parts not in ("all", "retrieval", "reader", "index"):
             raise ValueError(f"unknown parts {parts!r}")
@@ -148,7 +152,8 @@ class QASystem:
                 return cls(settings, embedder=embedder)
         if documents is None:
             status = _open_corpus_index(settings, embedder, rebuild=rebuild, allow_rebuild=allow_rebuild,
-                                        show_progress=show_progress, encode_corpus=encode_corpus)
+                                        show_progress=show_progress, encode_corpus=encode_corpus,
+                                        sync_corpus=sync_corpus)
         else:
             status = _dataset_index(settings, embedder, documents)
         retriever = Retriever(status.index, embedder, mode=settings.retrieval_mode)
@@ -477,17 +482,27 @@ def build_reader(settings: Settings) -> Reader:
 
 
 def _open_corpus_index(settings: Settings, embedder: Embedder, *, rebuild: bool, allow_rebuild: bool,
-                       show_progress: bool, encode_corpus: CorpusEncoder | None = None) -> IndexStatus:
+                       show_progress: bool, encode_corpus: CorpusEncoder | None = None,
+                       sync_corpus: bool | None = None) -> IndexStatus:
     """The index of the corpus folder, brought up to date (or rebuilt) as the settings say."""
     from embeddings.indexing import encode_locally, open_index
 
     check_mode(settings.retrieval_mode)
     target = open_target(settings.index_dir, settings.store)
+    shared = not isinstance(target, FolderStore)
+    sync = not shared if sync_corpus is None else sync_corpus
     status = open_index(settings.corpus_dir, target, embedder,
                         max_tokens=settings.chunk_tokens, overlap=settings.chunk_overlap,
                         rebuild=rebuild, allow_rebuild=allow_rebuild, show_progress=show_progress,
                         index_kind=settings.index_kind,
-                        encode_corpus=encode_locally if encode_corpus is None else encode_corpus)
+                        encode_corpus=encode_locally if encode_corpus is None else encode_corpus,
+                        sync_corpus=sync)
+    if shared and not sync and status.reasons and not status.rebuilt:
+        log.warning("the corpus folder %s differs from the index in %s; serving the database as it is "
+                    "(it changes only by qa index, qa add/remove and uploads, so a machine with an older "
+                    "or partial folder cannot undo them); to make it match this folder: qa index --store URL",
+                    settings.corpus_dir, target.name)
+        return status
     if status.rebuilt:
         log.info("index rebuilt in %s: %s", target.name, "; ".join(status.reasons))
     elif status.changes is not None:
@@ -505,7 +520,6 @@ def _dataset_index(settings: Settings, embedder: Embedder, documents: Sequence[D
     ``settings.store`` it is built into that database instead (replacing its index)."""
     from embeddings.indexing import build_index, chunking_settings
     from embeddings.store import corpus_fingerprint
-    from embeddings.targets import FolderStore
 
     fingerprint = corpus_fingerprint(documents)
     target = open_target(Path(settings.cache_dir) / "eval-indexes" / fingerprint, settings.store)

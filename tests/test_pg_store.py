@@ -253,3 +253,37 @@ def test_in_a_large_index_only_selective_words_pick_full_text_candidates(pg_url)
     assert len(found) == n // 100 and all(chunks[i].text.startswith("Die Stadt Ort7 ") for i, _ in found)
     only_common = index.search_bm25("Fluss", k=5)       # no selective word: the rarest one selects
     assert len(only_common) == 5
+
+
+def test_a_machine_with_another_folder_serves_the_database_and_changes_nothing(tmp_path, pg_url, capsys):
+    """App processes on several machines serve one database, each with its own corpus folder.
+    One whose folder is older or partial must not undo what the others added: opening a
+    database never writes the folder's differences into it (a warning says so); qa index does."""
+    import shutil
+
+    first = copy_seeds(tmp_path / "a", 3)
+    fake_system(first, tmp_path / "index-a", store=pg_url)
+    uploaded = article(tmp_path / "upload", "neu.txt", "Neu in Genf\n\nDie Gespräche beginnen am Montag.\n")
+    assert main(["-q", "add", str(uploaded), "--corpus", str(first), "--index-dir", str(tmp_path / "index-a"),
+                 "--store", pg_url], load_system=fake_loader()) == 0
+    before = PgStore(pg_url).load()
+    assert len(before.documents) == 4
+    other = tmp_path / "b"                       # another machine: an older folder, one article edited
+    other.mkdir()
+    for name in sorted(first.iterdir())[:2]:
+        shutil.copy(name, other / name.name)
+    edited = sorted(other.iterdir())[0]
+    edited.write_text(edited.read_text(encoding="utf-8") + "\nEin Satz nur auf dieser Maschine.\n", encoding="utf-8")
+    capsys.readouterr()
+    served = fake_system(other, tmp_path / "index-b", store=pg_url)
+    assert served.index_status.state == "out of date" and not served.index_status.rebuilt
+    assert "serving the database as it is" in capsys.readouterr().err   # the CLI's log configuration
+    after = PgStore(pg_url).load()
+    assert after.version == before.version and after.documents == before.documents   # nothing written
+    assert "neu.txt" in {h.chunk.doc_id for h in served.search("Wann beginnen die Gespräche in Genf?", k=10)}
+    # qa index is the explicit way to make the database match a folder
+    assert main(["-q", "index", str(other), "--index-dir", str(tmp_path / "index-b"), "--store", pg_url],
+                load_system=fake_loader()) == 0
+    synced = PgStore(pg_url).load()
+    assert sorted(synced.documents) == sorted(p.name for p in other.iterdir())
+    assert "Ein Satz nur auf dieser Maschine." in synced.documents[edited.name].text

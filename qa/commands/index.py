@@ -63,7 +63,9 @@ def run_index(args: argparse.Namespace) -> int:
         options["encode_corpus"] = ray_encoder(args, settings)
     elif args.ray_workers is not None:
         raise QAError("--ray-workers needs --ray [ADDRESS]")
-    system = args.load_system(settings, parts="retrieval", rebuild=args.rebuild, **options)
+    # qa index makes the index match the corpus folder, a database too (other commands leave a
+    # database as it is: QASystem.load's sync_corpus)
+    system = args.load_system(settings, parts="retrieval", rebuild=args.rebuild, sync_corpus=True, **options)
     status, index_status = system.status(), system.index_status
     print(f"index {status.store or settings.index_dir}: {index_status.state}; {status.articles} documents, "
           f"{status.passages} chunks, model {status.model}, index type {status.index_kind}, "
