@@ -74,23 +74,27 @@ def pasted_article(title: object, text: object, url: object = "") -> tuple[str, 
     text = normalise_article_text(text if isinstance(text, str) else "")
     url = url.strip() if isinstance(url, str) else ""
     if not title:
-        raise QAError("Bitte einen Titel angeben. / Please give the article a title.")
+        raise QAError("Bitte einen Titel angeben. / Please give the article a title.", key="title_missing")
     if len(title) > MAX_TITLE_CHARS:
-        raise QAError(f"The title has {len(title)} characters; keep it under {MAX_TITLE_CHARS}.")
+        raise QAError(f"The title has {len(title)} characters; keep it under {MAX_TITLE_CHARS}.",
+                      key="title_too_long", chars=len(title), limit=MAX_TITLE_CHARS)
     if not text.strip():
-        raise QAError("Bitte den Text des Artikels einfügen. / Please paste the article's text.")
+        raise QAError("Bitte den Text des Artikels einfügen. / Please paste the article's text.",
+                      key="text_missing")
     header = ""
     if url:
         link = clean_url(url)
         if link is None:
             raise QAError(f"{url[:80]!r} is no link to the article: give its http(s) address "
-                          "(https://www.example.org/artikel) or leave the field empty.")
+                          "(https://www.example.org/artikel) or leave the field empty.",
+                          key="bad_link", value=url[:80])
         header = f"URL: {link}\n"
     content = f"{header}{title}\n\n{text.strip()}\n"
     size = len(content.encode("utf-8"))
     if size > MAX_ARTICLE_BYTES:
         raise QAError(f"The text is {size / 1e6:.1f} MB; articles may have at most "
-                      f"{MAX_ARTICLE_BYTES / 1e6:.0f} MB. Split it into articles.")
+                      f"{MAX_ARTICLE_BYTES / 1e6:.0f} MB. Split it into articles.",
+                      key="text_too_big", mb=size / 1e6, limit=MAX_ARTICLE_BYTES / 1e6)
     return article_file_name(title), content
 
 
@@ -109,7 +113,8 @@ def check_upload(path: Path, *, original_name: str | None = None) -> str:
     suffix = Path(shown).suffix.lower()
     if suffix not in ARTICLE_SUFFIXES:
         raise QAError(f"{shown}: {suffix or 'files without an extension'} cannot be added; "
-                      f"upload {', '.join(ARTICLE_SUFFIXES)} files.")
+                      f"upload {', '.join(ARTICLE_SUFFIXES)} files.",
+                      key="upload_type", name=shown, suffixes=", ".join(ARTICLE_SUFFIXES))
     try:
         size = path.stat().st_size
         with path.open("rb") as file:
@@ -119,15 +124,16 @@ def check_upload(path: Path, *, original_name: str | None = None) -> str:
                       "try again.") from None
     if size > MAX_ARTICLE_BYTES:
         raise QAError(f"{shown} is {size / 1e6:.1f} MB; articles may have at most "
-                      f"{MAX_ARTICLE_BYTES / 1e6:.0f} MB. Split it into articles.")
+                      f"{MAX_ARTICLE_BYTES / 1e6:.0f} MB. Split it into articles.",
+                      key="upload_too_big", name=shown, mb=size / 1e6, limit=MAX_ARTICLE_BYTES / 1e6)
     if not head.strip():
-        raise QAError(f"{shown} is empty.")
+        raise QAError(f"{shown} is empty.", key="upload_empty", name=shown)
     if suffix == ".pdf":
         if not head.lstrip(b"\x00\t\n\r ").startswith(b"%PDF-"):
             raise QAError(f"{shown} is not a PDF (no %PDF header); upload the real PDF or "
-                          "save the article as text.")
+                          "save the article as text.", key="not_pdf", name=shown)
     elif b"\x00" in head and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
         raise QAError(f"{shown} is a binary file, not a text article; upload .txt, .md, "
-                      ".html or .pdf.")
+                      ".html or .pdf.", key="binary", name=shown)
     return article_file_name(Path(shown).stem, suffix=".html" if suffix == ".htm" else suffix)
 

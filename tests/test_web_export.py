@@ -223,3 +223,49 @@ def test_the_page_cleans_its_served_files_and_forgets_closed_sessions(service):
     assert blocks.delete_cache == CACHE_CLEANUP
     unloads = [fn for fn in blocks.fns.values() if [t[1] for t in fn.targets] == ["unload"]]
     assert [fn.fn for fn in unloads] == [service.forget_session]
+
+
+def test_a_users_mistake_is_said_in_the_pages_language():
+    """Messages for a user's mistakes come in the page's language where the error names its
+    message (QAError.key), filled with its values; every key raised has a text in both tables."""
+    import re
+    from pathlib import Path
+
+    from embeddings import intake
+    from embeddings.errors import QAError
+    from qa.answering.question import check_question
+
+    with pytest.raises(QAError) as caught:
+        intake.pasted_article("Titel", "x" * (intake.MAX_ARTICLE_BYTES + 10))
+    assert render.error_text(caught.value, lang="de").startswith("Der Text hat 5.0 MB; ein Artikel darf höchstens 5 MB")
+    assert render.error_text(caught.value, lang="en").startswith("The text is 5.0 MB; articles may have at most 5 MB")
+    with pytest.raises(QAError) as caught:
+        check_question("x" * 3000)
+    assert render.error_text(caught.value, lang="de") == "Die Frage ist 3000 Zeichen lang; bitte höchstens 1000 Zeichen."
+    assert render.error_text(caught.value, lang="en") == "The question is 3,000 characters long; please keep it under 1,000."
+    assert "/" in str(caught.value)                               # the CLI and the API keep both languages
+    assert render.error_text(QAError("no key: its own words"), lang="de") == "no key: its own words"
+    assert render.error_text(QAError("values missing", key="upload_empty"), lang="de") == "values missing"
+    raised = set()
+    for source in ("embeddings/intake.py", "qa/answering/question.py", "qa/web/app.py"):
+        raised |= set(re.findall(r'key="(\w+)"', (REPO_ROOT / source).read_text(encoding="utf-8")))
+    assert len(raised) >= 15 and all(f"error_{key}" in TEXTS[lang] for key in raised for lang in TEXTS)
+
+
+def test_the_add_form_refuses_and_renames_in_the_pages_language(tmp_path):
+    from tests.fakes import fake_system
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("Gipfel\n\nDer Gipfel ist in Vilnius.\n", encoding="utf-8")
+    service = app.ChatService(fake_system(corpus, tmp_path / "index"))
+    assert "Bitte entweder eine Datei" in service.add_from_form(str(corpus / "a.txt"), "T", "Text.", False, "de")[0]
+    assert "not both" in service.add_from_form(str(corpus / "a.txt"), "T", "Text.", False, "en")[0]
+    upload = tmp_path / "up" / "bild.png"
+    upload.parent.mkdir()
+    upload.write_bytes(b"\x89PNG")
+    assert "bild.png: Dieser Dateityp kann nicht" in service.add_from_form(str(upload), "", "", False, "de")[0]
+    first = service.add_from_form(None, "Gipfel in Genf", "Die Gespräche beginnen am Montag.", False, "de")[0]
+    second = service.add_from_form(None, "Gipfel in Genf", "Die Gespräche beginnen am Dienstag.", False, "de")[0]
+    assert "qa-add-note" not in first
+    assert "Ein Artikel namens gipfel-in-genf.txt ist schon da, deshalb ist dieser als gipfel-in-genf-2.txt" in second

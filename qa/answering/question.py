@@ -47,19 +47,21 @@ def check_question(raw: object) -> str:
     if not isinstance(raw, str):
         raise QAError(
             f"Bitte eine Frage als Text eingeben (bekommen: {type(raw).__name__}). "
-            "/ Please type your question as text."
+            "/ Please type your question as text.", key="question_not_text"
         )
     if _SURROGATE.search(raw):  # bytes that were not UTF-8, e.g. from a terminal's argv
         raise QAError("Die Frage enthält Bytes, die kein UTF-8-Text sind; bitte als Text eingeben. "
-                      "/ The question holds bytes that are not UTF-8 text; type it as text.")
+                      "/ The question holds bytes that are not UTF-8 text; type it as text.",
+                      key="question_bytes")
     question = " ".join(_CONTROL.sub(" ", raw).split())
     if not question:
-        raise QAError("Bitte eine Frage eingeben. / Please type a question.")
+        raise QAError("Bitte eine Frage eingeben. / Please type a question.", key="question_empty")
     if len(question) > MAX_QUESTION_CHARS:
         raise QAError(
             f"Die Frage ist {len(question):,} Zeichen lang; bitte höchstens "
             f"{MAX_QUESTION_CHARS:,} Zeichen. / The question is {len(question):,} characters "
-            f"long; please keep it under {MAX_QUESTION_CHARS:,}.".replace(",", "\u202f")
+            f"long; please keep it under {MAX_QUESTION_CHARS:,}.".replace(",", "\u202f"),
+            key="question_too_long", chars=len(question), limit=MAX_QUESTION_CHARS
         )
     return question
 

@@ -49,6 +49,7 @@ class Added:
     outcome: str          # "added", "updated" or "unchanged"
     passages: int
     note: str | None = None
+    asked_name: str | None = None   # the name it was to have, when another was taken (note says so)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,12 +150,13 @@ class ChatService:
             raise QAError("this app cannot add articles (its system has no index)")
         pasted = any(isinstance(v, str) and v.strip() for v in (title, text))
         if file is not None and pasted:
-            raise QAError("Choose a file or paste a text, not both; clear one of them.")
+            raise QAError("Choose a file or paste a text, not both; clear one of them.", key="add_both")
         if file is None and not pasted:
-            raise QAError("Choose a file to upload, or paste an article with its title.")
+            raise QAError("Choose a file to upload, or paste an article with its title.", key="add_nothing")
         if file is not None and isinstance(url, str) and url.strip():
             raise QAError("The link goes with a pasted article; a file gives its own in a first line "
-                          "\"URL: https://…\". Clear the link field, or paste the article.")
+                          "\"URL: https://…\". Clear the link field, or paste the article.",
+                          key="link_with_file")
         if file is not None:
             name = intake.check_upload(Path(file), original_name=original_name)
             content = Path(file).read_bytes()
@@ -165,6 +167,7 @@ class ChatService:
         # The name is chosen and the article added under the writer lock, so two uploads of
         # one name at once cannot both take it.
         with writer_lock(settings.index_dir):
+            asked = name
             name, note = intake.free_name(settings.corpus_dir, name, content, replace=bool(replace))
             incoming = Path(settings.index_dir) / INCOMING
             incoming.mkdir(parents=True, exist_ok=True)
@@ -176,7 +179,8 @@ class ChatService:
                 except QAError as error:  # the loader's reason, with the name the user knows
                     raise QAError(str(error).replace(str(path), original_name or name)) from None
         document = self.documents[name]
-        added = Added(document, report.outcome(name), self.system.passage_count(name), note)
+        added = Added(document, report.outcome(name), self.system.passage_count(name), note,
+                      asked if note else None)
         log.info("%s article %s (%s) from the browser in %.1f s", added.outcome, name, document.title,
                  report.seconds)
         return added
@@ -255,7 +259,7 @@ class ChatService:
                             doc_ids=doc_ids or None)
             content = render.answer_markdown(view, lang=lang)
         except QAError as error:
-            content = f"⚠️ {render.escape_markdown(str(error))}"
+            content = f"⚠️ {render.escape_markdown(render.error_text(error, lang=lang))}"
         except Exception:  # a bug, not a user mistake: log it, keep the page alive
             log.exception("answering %r failed", asked.question)
             content = f"⚠️ {texts(lang)['failed']}"
@@ -348,14 +352,14 @@ class ChatService:
             added = self.add_article(file=path, original_name=original, title=title, text=text, url=url,
                                      replace=replace)
         except QAError as error:
-            return (render.refused_html(str(error)),) + (gr.skip(),) * 10
+            return (render.refused_html(render.error_text(error, lang=lang)),) + (gr.skip(),) * 10
         except Exception:  # a bug, not a user mistake: log it, keep the page alive
             log.exception("adding an article failed")
             return (render.refused_html(texts(lang)["add_failed"]),) + (gr.skip(),) * 10
         finally:
             _forget_upload(path)
         return (render.added_html(added.document, outcome=added.outcome, passages=added.passages,
-                                  note=added.note, lang=lang or DEFAULT_LANGUAGE),
+                                  note=added.note, asked_name=added.asked_name, lang=lang or DEFAULT_LANGUAGE),
                 *self.corpus_views(lang), render.article_html(added.document, lang=lang),
                 gr.Tabs(selected="article"),
                 None, "", "", "")

@@ -368,11 +368,14 @@ def header_html(status: SystemStatus, *, lang: str | None = None) -> str:
 
 
 def added_html(document: Document, *, outcome: str, passages: int, note: str | None = None,
-               lang: str | None = "en") -> str:
-    """The confirmation under the form (all article text escaped), with ``note`` when the
-    article was saved under another name than asked."""
+               lang: str | None = "en", asked_name: str | None = None) -> str:
+    """The confirmation under the form (all article text escaped), with a note when the
+    article was saved under another name than ``asked_name`` (``note``: that note's words
+    where the name is not known)."""
     t = texts(lang)
     count = _count(t, "status_passages", passages)
+    if asked_name is not None and asked_name != document.doc_id:
+        note = t["renamed"].format(asked=asked_name, saved=document.doc_id)
     extra = f'<div class="qa-add-note">{escape_html(note)}</div>' if note else ""
     return (f'<div class="qa-add-ok">✓ {escape_html(t[outcome])} <b>{escape_html(document.title)}</b> '
             f"({escape_html(document.doc_id)}, {escape_html(count)}). {escape_html(t['ask_now'])}{extra}</div>")
@@ -391,6 +394,19 @@ def hint_html(message: str) -> str:
 def notice_html(message: str) -> str:
     """A confirmation (e.g. feedback stored), announced politely, escaped."""
     return f'<div class="qa-notice" role="status">{escape_html(message)}</div>'
+
+
+def error_text(error: QAError, *, lang: str | None) -> str:
+    """What the chat says for ``error``: its message in the page's language when the error
+    names one (``error.key``: the table's ``error_<key>``), else its own words."""
+    template = texts(lang).get(f"error_{getattr(error, 'key', None)}")
+    if template is None:
+        return str(error)
+    try:
+        return template.format(**getattr(error, "values", {}))
+    except (KeyError, IndexError, ValueError):   # a message raised without the values it names
+        log.warning("message %r lacks its values; showing the error's own words", error.key)
+        return str(error)
 
 
 def refused_html(message: str) -> str:

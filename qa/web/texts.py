@@ -107,6 +107,33 @@ TEXTS: dict[str, dict[str, str]] = {
         "unchanged": "Schon unverändert in den Artikeln:",
         "ask_now": "Sie können jetzt danach fragen.",
         "add_failed": "Beim Hinzufügen ist etwas schiefgegangen; die Einzelheiten stehen im Server-Log.",
+        # messages for QAError keys (embeddings/errors.py), with its values
+        "error_title_missing": "Bitte einen Titel angeben.",
+        "error_title_too_long": "Der Titel hat {chars} Zeichen; bitte höchstens {limit}.",
+        "error_text_missing": "Bitte den Text des Artikels einfügen.",
+        "error_text_too_big": "Der Text hat {mb:.1f} MB; ein Artikel darf höchstens {limit:.0f} MB haben. "
+                              "Bitte in mehrere Artikel teilen.",
+        "error_bad_link": "„{value}“ ist kein Link zum Artikel: bitte die http(s)-Adresse angeben "
+                          "(https://www.example.org/artikel) oder das Feld leer lassen.",
+        "error_link_with_file": "Der Link gehört zu einem eingefügten Artikel; eine Datei nennt ihren "
+                                "eigenen in einer ersten Zeile „URL: https://…“. Bitte das Link-Feld "
+                                "leeren oder den Artikel einfügen.",
+        "error_add_both": "Bitte entweder eine Datei wählen oder einen Text einfügen, nicht beides; "
+                          "leeren Sie eines der beiden.",
+        "error_add_nothing": "Bitte eine Datei hochladen oder einen Artikel mit Titel einfügen.",
+        "error_upload_type": "{name}: Dieser Dateityp kann nicht hinzugefügt werden; bitte {suffixes} hochladen.",
+        "error_upload_too_big": "{name} hat {mb:.1f} MB; ein Artikel darf höchstens {limit:.0f} MB haben. "
+                                "Bitte in mehrere Artikel teilen.",
+        "error_upload_empty": "{name} ist leer.",
+        "error_not_pdf": "{name} ist kein PDF (kein %PDF-Kopf); bitte das echte PDF hochladen oder den "
+                         "Artikel als Text speichern.",
+        "error_binary": "{name} ist eine Binärdatei, kein Textartikel; bitte .txt, .md, .html oder .pdf hochladen.",
+        "error_question_empty": "Bitte eine Frage eingeben.",
+        "error_question_not_text": "Bitte eine Frage als Text eingeben.",
+        "error_question_bytes": "Die Frage enthält Bytes, die kein UTF-8-Text sind; bitte als Text eingeben.",
+        "error_question_too_long": "Die Frage ist {chars} Zeichen lang; bitte höchstens {limit} Zeichen.",
+        "renamed": "Ein Artikel namens {asked} ist schon da, deshalb ist dieser als {saved} gespeichert; "
+                   "um {asked} zu ersetzen, „Den Artikel gleichen Namens ersetzen“ ankreuzen.",
     },
     "en": {
         "page_title": "News QA · answers with sources",
@@ -202,6 +229,29 @@ TEXTS: dict[str, dict[str, str]] = {
         "unchanged": "Already in the corpus, unchanged:",
         "ask_now": "Ask about it now.",
         "add_failed": "Something went wrong while adding the article; the details are in the server log.",
+        "error_title_missing": "Please give the article a title.",
+        "error_title_too_long": "The title has {chars} characters; keep it under {limit}.",
+        "error_text_missing": "Please paste the article's text.",
+        "error_text_too_big": "The text is {mb:.1f} MB; articles may have at most {limit:.0f} MB. "
+                              "Split it into articles.",
+        "error_bad_link": "'{value}' is no link to the article: give its http(s) address "
+                          "(https://www.example.org/artikel) or leave the field empty.",
+        "error_link_with_file": "The link goes with a pasted article; a file gives its own in a first line "
+                                "\"URL: https://…\". Clear the link field, or paste the article.",
+        "error_add_both": "Choose a file or paste a text, not both; clear one of them.",
+        "error_add_nothing": "Choose a file to upload, or paste an article with its title.",
+        "error_upload_type": "{name}: files of this type cannot be added; upload {suffixes} files.",
+        "error_upload_too_big": "{name} is {mb:.1f} MB; articles may have at most {limit:.0f} MB. "
+                                "Split it into articles.",
+        "error_upload_empty": "{name} is empty.",
+        "error_not_pdf": "{name} is not a PDF (no %PDF header); upload the real PDF or save the article as text.",
+        "error_binary": "{name} is a binary file, not a text article; upload .txt, .md, .html or .pdf.",
+        "error_question_empty": "Please type a question.",
+        "error_question_not_text": "Please type your question as text.",
+        "error_question_bytes": "The question holds bytes that are not UTF-8 text; type it as text.",
+        "error_question_too_long": "The question is {chars:,} characters long; please keep it under {limit:,}.",
+        "renamed": "An article named {asked} is already in the corpus, so this one is saved as {saved}; "
+                   "to update {asked} instead, tick \"Replace the article of the same name\".",
     },
 }
 LANGUAGES = tuple(TEXTS)
