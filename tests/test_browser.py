@@ -195,8 +195,9 @@ def test_pasting_an_article_makes_it_answerable_at_once(page, tmp_path):
         upload_file(page, "#qa-add-file", fake_pdf)
         page.locator("#qa-add-button").click()
         page.locator("#qa-add-result .qa-add-error").wait_for()
-        assert "is not a PDF" in page.locator("#qa-add-result").inner_text()
-        page.locator("#qa-add-file button[aria-label='Clear']").click()
+        assert "bericht.pdf ist kein PDF" in page.locator("#qa-add-result").inner_text()  # in the page's language
+        # Gradio's "Clear", in German once its translations have loaded ("Löschen")
+        page.locator("#qa-add-file").locator("button[aria-label='Clear'], button[aria-label='Löschen']").click()
 
         page.locator("#qa-add-title textarea, #qa-add-title input").first.fill(NEW_TITLE)
         page.locator("#qa-add-url textarea, #qa-add-url input").first.fill("https://www.example.org/zebrastadt")

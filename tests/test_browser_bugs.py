@@ -101,7 +101,8 @@ def test_the_chats_trash_icon_starts_a_new_conversation(browser, served, pipelin
     try:
         ask(page, ASK_GENEVA)
         assert page.locator("#qa-sources mark.qa-answer").first.inner_text() == "Genf"
-        page.locator("#qa-chat button[aria-label='Clear']").click()
+        # Gradio's "Clear", in German once its translations have loaded
+        page.locator("#qa-chat").locator("button[aria-label='Clear'], button[aria-label='Chat leeren']").click()
         page.wait_for_timeout(500)
         assert page.locator(BOT_BUBBLES).count() == 0
         assert "Noch keine Quellen" in page.locator("#qa-sources").inner_text()

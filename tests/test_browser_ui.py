@@ -101,7 +101,8 @@ def test_a_wrong_answer_can_be_corrected_and_is_stored(browser, pipeline, tmp_pa
     try:
         ask(page, ASK_COUNCIL)
         page.locator(BOT_MESSAGES).last.hover()
-        page.locator("#qa-chat button[aria-label='Dislike']").last.click()
+        page.locator("#qa-chat").locator(  # Gradio's "Dislike", in German once its translations have loaded
+            "button[aria-label='Dislike'], button[aria-label='Gefällt mir nicht']").last.click()
         page.locator("#qa-correct textarea, #qa-correct input").first.wait_for(timeout=10_000)
         assert "Als falsch gespeichert: „Mittwoch“" in page.locator("#qa-feedback").inner_text()
         page.locator("#qa-correct textarea, #qa-correct input").first.fill("am Mittwoch")
