@@ -218,4 +218,10 @@ def with_backend(model, backend: str, *, export_dir: Path):
     clone._modules = copy.copy(first._modules)
     clone.model = _runtime_module(runner, first.model.config)
     swapped._modules[first_name] = clone
+    card = getattr(model, "model_card_data", None)
+    if getattr(card, "model", None) is model:
+        # sentence-transformers' model card points back at its model: shared by the copy, it
+        # kept the torch weights (~450 MB for e5-small) alive beside the runtime's own copy
+        swapped.model_card_data = copy.copy(card)
+        swapped.model_card_data.model = swapped
     return swapped

@@ -98,3 +98,25 @@ def test_an_index_is_kept_across_equivalent_backends_and_rebuilt_for_int8(seeds_
     rebuilt = open_index(seeds_dir, tmp_path, int8, show_progress=False)
     assert rebuilt.rebuilt and "embedding model changed" in rebuilt.reasons[0]
     assert rebuilt.index.manifest.extra[EMBEDDING_BACKENDS] == ["onnx-int8"]
+
+
+@pytest.mark.slow
+def test_the_swapped_model_lets_its_torch_weights_go():
+    """Once the transformer runs on OpenVINO, no torch parameter of it stays alive: the model
+    card sentence-transformers keeps points at the swapped model, not the original."""
+    import gc
+
+    import torch
+
+    from embeddings.encoder import load_embedder
+
+    def parameters() -> dict[int, int]:
+        gc.collect()
+        return {id(p): p.numel() for p in gc.get_objects() if isinstance(p, torch.nn.Parameter)}
+
+    before = parameters()    # other tests' models (this module's torch embedder) stay out of it
+    embedder = load_embedder("e5-small", backend="openvino")
+    alive = sum(n for key, n in parameters().items() if key not in before)
+    assert alive < 1_000_000, f"{alive:,} torch parameters still alive"
+    assert embedder.model.model_card_data.model is embedder.model
+    assert embedder.encode_queries(["Wo ist der Gipfel?"]).shape == (1, 384)
