@@ -166,6 +166,16 @@ the fix below, each question answered alone and the reader's forward pass on tor
 after the warm-up, 1485 MB after ten rounds (+4.2 MB a round over the last five), p50 latency
 16-30 s, 0 errors.
 
+**Why it starts 1.1 GB higher.** Each model on OpenVINO holds its own compiled copy of the
+weights (about 500 MB for each e5-small-sized model, `core.compile_model`), and the torch
+weights it was loaded from, freed once the export is compiled, stay with glibc as free pages
+for reuse. RSS of one process after one question, `gc.collect()` and `malloc_trim(0)` (2026-12-06,
+same machine): torch for both models 1302 MB; embedding on OpenVINO 1814 MB; reader on OpenVINO
+1833 MB; both 2276 MB. Until 2026-12-06 the embedding's torch weights (449 MB) were even kept
+alive, through sentence-transformers' model card pointing back at the original model; that is
+fixed, with no visible change of RSS. `--reader-backend torch --embedding-backend torch` is the
+choice for a small machine that needs 1 GB back and can wait about twice as long per question.
+
 **Before the fix** (the same code with each question run on Gradio's worker thread and Gradio's
 default of 10,000 sessions, as qa/web/app.py had them up to 2e71ede; same command and machine):
 RSS 1388 MB after the warm-up, then 1522, 1576, 1628, 1681, 1734, 1790, 1794, 1844, 1886, 1890
