@@ -193,7 +193,7 @@ class ChatService:
     # --- the chat's event handlers (Gradio passes component values; they return updates) ----
 
     @staticmethod
-    def show_question(text: object, turn_list: list | None, sent: float | None = None):
+    def show_question(text: object, turn_list: list | None, sent: float | None = None, lang: str | None = None):
         """Put the question into the chat at once (escaped, shortened) and clear the box. It
         joins the session's turns in place, and the answer event answers the oldest question
         still unanswered: a second question sent before the first is answered waits its turn
@@ -209,7 +209,8 @@ class ChatService:
             try:
                 check_question(text)
             except QAError as error:
-                return "", gr.skip(), gr.skip(), gr.HTML(render.hint_html(str(error)), visible=True)
+                return "", gr.skip(), gr.skip(), gr.HTML(render.hint_html(render.error_text(error, lang=lang)),
+                                                         visible=True)
             return "", gr.skip(), gr.skip(), gr.skip()
         if len(shown) > SHOWN_QUESTION_CHARS:
             shown = shown[:SHOWN_QUESTION_CHARS] + " …"
@@ -224,10 +225,11 @@ class ChatService:
             return "", chat_messages(turn_list), turn_list, gr.HTML("", visible=False)
 
     @classmethod
-    def show_typed_question(cls, text: object, turn_list: list | None, sent: float | None = None):
+    def show_typed_question(cls, text: object, turn_list: list | None, sent: float | None = None,
+                            lang: str | None = None):
         """:meth:`show_question` for the box: the page has emptied it already (ASK_JS), so the
         server does not, and cannot wipe a question typed meanwhile."""
-        return cls.show_question(text, turn_list, sent)[1:]
+        return cls.show_question(text, turn_list, sent, lang)[1:]
 
     def answer_turn(self, turn_list: list | None, k: float, top_n: float, threshold: float,
                     doc_ids: list[str] | None, current_view, lang: str | None = None):

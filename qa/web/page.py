@@ -32,14 +32,14 @@ SEED_EXAMPLES = (
     "What did Biden offer Ukraine?",
 )
 # Runs in the page as a question is sent: numbers it (the last input, ``sent``).
-SENT_JS = "({inputs}, sent) => [{inputs}, (window.qaSent = (window.qaSent || 0) + 1)]"
+SENT_JS = "({inputs}, sent, lang) => [{inputs}, (window.qaSent = (window.qaSent || 0) + 1), lang]"
 # The question box is emptied in the page the moment a question is sent, not by the server's
 # answer to it: under load that answer came after the next question was typed and wiped it
 # (a second question sent right after the first was lost, 2 of 6 tries with the cores busy).
 # The question itself is the box's text as PAGE_JS noted it on Enter or on a click of Ask
 # (window.qaTyped): Gradio reads the box a tick later, and a question typed and sent within
 # that tick was read twice and the one before it never. Notes older than 5 s are not used.
-ASK_JS = """(text, turns, sent) => {
+ASK_JS = """(text, turns, sent, lang) => {
   const fresh = (window.qaTyped || []).filter((typed) => Date.now() - typed.at < 5000);
   const noted = fresh.shift();
   window.qaTyped = fresh;
@@ -49,7 +49,7 @@ ASK_JS = """(text, turns, sent) => {
     box.value = '';
     box.dispatchEvent(new Event('input', {bubbles: true}));
   }
-  return [question, turns, (window.qaSent = (window.qaSent || 0) + 1)];
+  return [question, turns, (window.qaSent = (window.qaSent || 0) + 1), lang];
 }"""
 # Gradio's own cap on an upload: twice the article limit, so anything between gets our
 # clear "too large" message and nothing much larger is ever written to disk.
@@ -219,7 +219,7 @@ def _wire(blocks: gr.Blocks, page: _Page, service: ChatService, built: str) -> N
     # sent before the first one's round trip ended was lost. Each is shown and answered now.
     # Not queued: the box's text is read when Enter is pressed (a queued event read it later,
     # when the next question could already be typed there).
-    show = dict(fn=service.show_question, inputs=[page.question, page.turns, page.sent],
+    show = dict(fn=service.show_question, inputs=[page.question, page.turns, page.sent, page.lang],
                 outputs=[page.question, page.chatbot, page.turns, page.hint], queue=False,
                 trigger_mode="multiple", js=SENT_JS.format(inputs="text, turns"), **private)
     answer = dict(fn=service.answer_turn,
@@ -236,7 +236,7 @@ def _wire(blocks: gr.Blocks, page: _Page, service: ChatService, built: str) -> N
         trigger(**typed).then(**answer).then(**exported)
     for button, example in page.example_buttons:
         button.click(**{**show, "fn": partial(service.show_question, example),
-                        "inputs": [page.turns, page.sent], "js": SENT_JS.format(inputs="turns")}
+                        "inputs": [page.turns, page.sent, page.lang], "js": SENT_JS.format(inputs="turns")}
                      ).then(**answer).then(**exported)
     page.chatbot.select(service.select_message, [page.turns, page.lang],
                         [page.sources, page.shown_view, page.tabs], **private)
