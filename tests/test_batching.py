@@ -214,6 +214,10 @@ def test_the_app_lets_as_many_questions_through_as_a_batch_holds(tmp_path):
     blocks = build_app(ChatService(system))
     limits = {fn.name: fn.concurrency_limit for fn in blocks.fns.values() if fn.concurrency_id == "pipeline"}
     assert limits and set(limits.values()) == {5}
+    # adding articles queues on its own: uploads never hold the slots questions need
+    adding = [fn for fn in blocks.fns.values() if fn.name == "add_from_form"]
+    assert [(fn.concurrency_id, fn.concurrency_limit) for fn in adding] == [("adding", 1)]
+    assert "add_from_form" not in limits
 
 
 # --- the reader: several questions' windows in shared forward passes -----------------------

@@ -259,7 +259,10 @@ def _wire(blocks: gr.Blocks, page: _Page, service: ChatService, built: str) -> N
     page.add_button.click(service.add_from_form,
                           [page.upload, page.new_title, page.new_text, page.replace, page.lang, page.new_url],
                           [page.add_result, *corpus_outputs, page.article, page.tabs, page.upload,
-                           page.new_title, page.new_text, page.new_url], **on_models)
+                           page.new_title, page.new_text, page.new_url],
+                          # its own queue: adds take the writer lock one at a time anyway, and
+                          # in the pipeline's group they held slots that questions then waited for
+                          concurrency_limit=1, concurrency_id="adding", **private)
     labels = _labels(page)
     language_outputs = [page.lang, *corpus_outputs, *(c for c, _ in labels), page.chatbot, page.sources]
 
