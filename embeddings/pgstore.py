@@ -48,7 +48,7 @@ import numpy as np
 from embeddings.chunking import Chunk
 from embeddings.documents import Document
 from embeddings.errors import QAError
-from embeddings.store import IndexManifest, check_addition, document_hash
+from embeddings.store import IndexManifest, check_addition, check_relabel, document_hash
 
 log = logging.getLogger(__name__)
 
@@ -467,10 +467,7 @@ class PgIndex:
 
     def relabel_documents(self, documents: Sequence[Document]) -> None:
         """New titles and metadata for documents indexed with the same text (chunks untouched)."""
-        for doc in documents:
-            old = self.documents.get(doc.doc_id)
-            if old is None or old.text != doc.text:
-                raise ValueError(f"{doc.doc_id}: only a document indexed with the same text can be relabelled")
+        check_relabel(self.documents, documents)
         self._begin()
         with self._lock, _database_errors(self.url, "relabelling articles"):
             for doc in documents:

@@ -198,6 +198,15 @@ def check_addition(documents: Sequence[Document], chunks: Sequence[Chunk], vecto
     return new_ids
 
 
+def check_relabel(indexed: Mapping[str, Document], documents: Sequence[Document]) -> None:
+    """ValueError unless each of ``documents`` is in ``indexed`` with the same text: only a
+    title or metadata may change without new chunks. Both stores check their relabels here."""
+    for doc in documents:
+        old = indexed.get(doc.doc_id)
+        if old is None or old.text != doc.text:
+            raise ValueError(f"{doc.doc_id}: only a document indexed with the same text can be relabelled")
+
+
 class ChunkIndex:
     """Vectors + BM25 + chunks + documents + manifest; searchable, saveable, updatable in place."""
 
@@ -335,10 +344,7 @@ class ChunkIndex:
     def relabel_documents(self, documents: Sequence[Document]) -> None:
         """New titles and metadata for documents already indexed with the same text: their
         chunks, vectors and keywords stay (neither the title nor the metadata is embedded)."""
-        for doc in documents:
-            old = self.documents.get(doc.doc_id)
-            if old is None or old.text != doc.text:
-                raise ValueError(f"{doc.doc_id}: only a document indexed with the same text can be relabelled")
+        check_relabel(self.documents, documents)
         for doc in documents:
             self.documents[doc.doc_id] = doc
         self._refresh_manifest()
