@@ -20,6 +20,7 @@ from embeddings.documents import Document
 from embeddings.encoder import Embedder, load_embedder
 from embeddings.errors import QAError
 from embeddings.indexing import CorpusEncoder, IndexChanges, IndexStatus
+from embeddings.store import CORPUS_CHANGED
 from embeddings.targets import FolderStore, IndexTarget, open_target
 from qa.answering.confidence import ConfidencePolicy
 from qa.answering.batching import BatchWorker
@@ -497,7 +498,8 @@ def _open_corpus_index(settings: Settings, embedder: Embedder, *, rebuild: bool,
                         index_kind=settings.index_kind,
                         encode_corpus=encode_locally if encode_corpus is None else encode_corpus,
                         sync_corpus=sync)
-    if shared and not sync and status.reasons and not status.rebuilt:
+    # only a changed folder: a model or chunking that does not fit is the warning below
+    if shared and not sync and status.reasons == (CORPUS_CHANGED,) and not status.rebuilt:
         log.warning("the corpus folder %s differs from the index in %s; serving the database as it is "
                     "(it changes only by qa index, qa add/remove and uploads, so a machine with an older "
                     "or partial folder cannot undo them); to make it match this folder: qa index --store URL",

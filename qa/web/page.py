@@ -31,7 +31,8 @@ SEED_EXAMPLES = (
     "When is the NATO-Russia Council meeting?",
     "What did Biden offer Ukraine?",
 )
-# Runs in the page as a question is sent: numbers it (the last input, ``sent``).
+# Runs in the page as a question is sent: numbers it (``sent``) and passes the page's
+# language on (``lang``, for the hint under the box).
 SENT_JS = "({inputs}, sent, lang) => [{inputs}, (window.qaSent = (window.qaSent || 0) + 1), lang]"
 # The question box is emptied in the page the moment a question is sent, not by the server's
 # answer to it: under load that answer came after the next question was typed and wiped it
