@@ -3,40 +3,22 @@ model or chunking, a connection dropped mid-index. Each is one clear QAError, no
 and a half-done index is never served. (What both stores share: tests/test_store_contract.py.)"""
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import psycopg
 import pytest
 
 from embeddings.errors import QAError
 from embeddings.pgstore import PgStore, describe_url
 from qa.commands.main import main
-from qa.settings import REPO_ROOT, Settings
+from qa.settings import Settings
 from tests.fakes import FakeEmbedder, fake_loader, fake_system
 from tests.test_store_contract import article, copy_seeds
-from tests.test_writers import write_articles
-
-ADD = """
-import sys
-from tests.fakes import fake_loader
-from qa.commands.main import main
-sys.exit(main(["-q", "add", sys.argv[1], "--corpus", sys.argv[2], "--index-dir", sys.argv[3],
-               "--store", sys.argv[4]], load_system=fake_loader()))
-"""
+from tests.test_writers import add_in_two_processes
 
 
 def test_two_qa_add_processes_at_once_lose_nothing(tmp_path, pg_url):
     corpus = copy_seeds(tmp_path / "corpus", 2)
     fake_system(corpus, tmp_path / "index", store=pg_url)      # the index exists before both writers start
-    batches = [write_articles(tmp_path / name, name, 15) for name in ("a", "b")]
-    runs = [subprocess.Popen([sys.executable, "-c", ADD, str(batch), str(corpus), str(tmp_path / "index"), pg_url],
-                             cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            for batch in batches]
-    for run in runs:
-        out, err = run.communicate(timeout=300)
-        assert run.returncode == 0, err
-        assert out.startswith("added 15,"), out
+    add_in_two_processes(tmp_path, corpus, tmp_path / "index", pg_url)
     index = PgStore(pg_url).load()
     assert len(index.documents) == 2 + 30
     assert {f"{p}-{i:02d}.txt" for p in "ab" for i in range(15)} <= set(index.documents)

@@ -30,27 +30,35 @@ def small_corpus(tmp_path: Path) -> Path:
     return corpus
 
 
-# A `qa add` in its own process, on the fake embedder (the real QASystem.load underneath).
+# A `qa add` in its own process, on the fake embedder (the real QASystem.load underneath);
+# a fourth argument is the --store URL.
 ADD = """
 import sys
 from tests.fakes import fake_loader
 from qa.commands.main import main
-sys.exit(main(["-q", "add", sys.argv[1], "--corpus", sys.argv[2], "--index-dir", sys.argv[3]],
+store = ["--store", sys.argv[4]] if len(sys.argv) > 4 else []
+sys.exit(main(["-q", "add", sys.argv[1], "--corpus", sys.argv[2], "--index-dir", sys.argv[3], *store],
               load_system=fake_loader()))
 """
 
 
-def test_two_qa_add_processes_at_once_lose_nothing(tmp_path):
-    corpus, index_dir = small_corpus(tmp_path), tmp_path / "index"
-    fake_system(corpus, index_dir)        # the index exists before both writers start
+def add_in_two_processes(tmp_path: Path, corpus: Path, index_dir: Path, *store: str) -> None:
+    """Two `qa add` processes at once, 15 new articles each (a-00.txt…, b-00.txt…), into the
+    index of ``corpus`` (in ``store`` when given); both must succeed."""
     batches = [write_articles(tmp_path / name, name, 15) for name in ("a", "b")]
-    runs = [subprocess.Popen([sys.executable, "-c", ADD, str(batch), str(corpus), str(index_dir)],
+    runs = [subprocess.Popen([sys.executable, "-c", ADD, str(batch), str(corpus), str(index_dir), *store],
                              cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             for batch in batches]
     for run in runs:
         out, err = run.communicate(timeout=300)
         assert run.returncode == 0, err
         assert out.startswith("added 15,"), out
+
+
+def test_two_qa_add_processes_at_once_lose_nothing(tmp_path):
+    corpus, index_dir = small_corpus(tmp_path), tmp_path / "index"
+    fake_system(corpus, index_dir)        # the index exists before both writers start
+    add_in_two_processes(tmp_path, corpus, index_dir)
     index = ChunkIndex.load(index_dir)
     assert len(index.documents) == 2 + 30
     assert {f"{p}-{i:02d}.txt" for p in "ab" for i in range(15)} <= set(index.documents)
