@@ -503,14 +503,18 @@ def test_a_pasted_article_keeps_the_link_to_its_original(living, tmp_path):
     assert added.outcome == "added" and added.document.title == NEW_TITLE
     assert added.document.metadata["url"] == "https://www.example.org/zebra?id=1"
     assert 'href="https://www.example.org/zebra?id=1"' in render.article_html(added.document, lang="de")
-    for bad in ("javascript:alert(1)", "www.example.org/ohne-schema", "https://user:pw@example.org/"):
+    for bad in ("javascript:alert(1)", "www.example.org/ohne-schema", "https://user:pw@example.org/",
+                "https://example.org/" + "a" * 100_000, "https://example.org/<script>", "https://exa mple.org/"):
         refused = living.add_from_form(None, NEW_TITLE + " 2", NEW_TEXT, False, "de", bad)
         assert "qa-add-error" in refused[0] and "ist kein Link zum Artikel" in refused[0]  # the page is German
+        assert len(refused[0]) < 600 and "<script>" not in refused[0]   # shortened, escaped
+    blank = living.add_article(title=NEW_TITLE + " ohne Link", text=NEW_TEXT + " Ohne Link.", url="   \t ")
+    assert "url" not in blank.document.metadata and not blank.document.text.startswith("URL:")
     upload = tmp_path / "bericht.txt"
     upload.write_text("Bericht\n\nEin Text.", encoding="utf-8")
     with pytest.raises(QAError, match="link goes with a pasted article"):
         living.add_article(file=upload, original_name="bericht.txt", url="https://example.org/")
-    assert len(living.documents) == 5  # only the first was added
+    assert len(living.documents) == 6  # the two with a usable (or no) link, nothing refused
 
 
 def test_a_fake_pipeline_without_an_index_cannot_add(service):
